@@ -1,0 +1,461 @@
+"""The ``envtrust`` command: thin commands over services.  ``envtrust COMMAND --help`` documents each one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from . import __version__, hj212, settings
+from .errors import EnvtrustError
+from .ingest.lines import events_with_lines
+
+app = typer.Typer(
+    name="envtrust",
+    help="envtrust — trustworthy environmental monitoring data (HJ 212 gateway, storage, checks).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+registry_app = typer.Typer(
+    help="The registry of enterprises, monitoring points (MN) and limits.", no_args_is_help=True
+)
+app.add_typer(registry_app, name="registry")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); env ENVTRUST_DB."),
+]
+
+
+def _db(db: str | None) -> str:
+    return db or settings.load().db
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
+def _open_ingest(db: str | None) -> Any:
+    from .services import Ingest
+    from .store import open_store
+
+    return Ingest(open_store(_db(db)))
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"envtrust {__version__}")
+        raise typer.Exit()
+
+
+# ----------------------------------------------------------------------------------------------- decode
+def _event_json(line: int, event: hj212.Event) -> dict[str, Any]:
+    if isinstance(event, hj212.Frame):
+        return {
+            "line": line,
+            "ok": True,
+            "crc_ok": event.crc_ok,
+            "crc_variant": event.crc_variant,
+            "version": event.version.label if event.version is not None else None,
+            "fields": event.fields,
+            "cp": event.cp,
+            "items": [{"code": i.code, "code_raw": i.code_raw, "values": i.values} for i in event.items],
+            "warnings": list(event.warnings),
+            "error": None,
+            "raw": event.raw.decode("utf-8", "replace"),
+        }
+    if isinstance(event, hj212.FrameError):
+        reply = hj212.error_reply(event)
+        return {
+            "line": line,
+            "ok": False,
+            "crc_ok": event.crc_ok,
+            "version": None,
+            "fields": event.fields,
+            "error": {
+                "code": event.code,
+                "reason": event.reason,
+                "qn_rtn": int(event.qn_rtn) if event.qn_rtn is not None else None,
+                "reply": reply.decode("ascii").rstrip() if reply else None,
+            },
+            "raw": event.raw.decode("utf-8", "replace"),
+        }
+    return {
+        "line": line,
+        "ok": False,
+        "crc_ok": None,
+        "error": {"code": "garbage", "reason": event.reason, "qn_rtn": None, "reply": None},
+        "raw": event.raw.decode("utf-8", "replace"),
+    }
+
+
+def _event_line(line: int, event: hj212.Event) -> str:
+    if isinstance(event, hj212.Frame):
+        version = event.version.label if event.version is not None else "?"
+        head = " ".join(f"{k}={v}" for k, v in event.fields.items())
+        cp = " ".join(f"{k}={v}" for k, v in event.cp.items())
+        items = " ".join(
+            f"{i.code}"
+            + (f"({i.code_raw})" if i.code_raw != i.code else "")
+            + "["
+            + ",".join(f"{s}={v}" for s, v in i.values.items())
+            + "]"
+            for i in event.items
+        )
+        crc = "crc_ok=true" if event.crc_ok else f"crc_ok=false({event.crc_variant})"
+        text = f"{line}: [green]OK[/] v{version} {crc} {head} | {cp} {items}"
+        if event.warnings:
+            text += f" [yellow]warnings: {'; '.join(event.warnings)}[/]"
+        return text
+    if isinstance(event, hj212.FrameError):
+        crc = "" if event.crc_ok is None else f" crc_ok={str(event.crc_ok).lower()}"
+        head = " ".join(f"{k}={v}" for k, v in event.fields.items())
+        return f"{line}: [red]ERROR {event.code}[/]{crc} {event.reason}" + (f" | {head}" if head else "")
+    return f"{line}: [red]GARBAGE[/] {len(event.raw)} bytes: {event.raw[:60]!r}"
+
+
+@app.command()
+def decode(
+    file: Annotated[str, typer.Argument(help="Frames log to inspect, or - for standard input.")] = "-",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per frame.")] = False,
+    modbus_mn: Annotated[
+        list[str] | None, typer.Option("--modbus-mn", help="Accept the Modbus CRC variant from this MN.")
+    ] = None,
+    max_segment: Annotated[int, typer.Option(help="Largest data segment accepted (standard: 1024).")] = 1024,
+) -> None:
+    """Inspect HJ 212 frames: one line per frame with fields, items, CRC verdict, version and any error."""
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise _fail(EnvtrustError(f"{file}: cannot read: {exc.strerror}")) from None
+    decoder = hj212.Decoder(max_segment=max_segment, modbus_crc=frozenset(modbus_mn or ()))
+    plain = Console(highlight=False, soft_wrap=True)
+    counts = {"ok": 0, "error": 0}
+    for line, _at, event in events_with_lines(data, decoder):
+        counts["ok" if isinstance(event, hj212.Frame) else "error"] += 1
+        if as_json:
+            sys.stdout.write(json.dumps(_event_json(line, event), ensure_ascii=False) + "\n")
+        else:
+            plain.print(_event_line(line, event))
+    if not as_json:
+        err.print(f"{counts['ok']} frames ok, {counts['error']} with errors")
+
+
+# ----------------------------------------------------------------------------------------------- registry
+@registry_app.command("load")
+def registry_load(
+    file: Annotated[Path, typer.Argument(help="Registry TOML file (DESIGN.md §5).")],
+    db: DbOption = None,
+) -> None:
+    """Load or update enterprises, points and limits from a registry file."""
+    from .registry import load_registry
+
+    try:
+        points = load_registry(file)
+        ingest = _open_ingest(db)
+        counts = ingest.load_registry(points)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"registry {file}: {len(points)} points — {counts['added']} added, {counts['changed']} changed, "
+        f"{counts['unchanged']} unchanged"
+    )
+
+
+@registry_app.command("list")
+def registry_list(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per point.")] = False,
+) -> None:
+    """List the registered points."""
+    try:
+        points = _open_ingest(db).store.points()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for p in points:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "mn": p.mn,
+                        "enterprise": p.enterprise.name,
+                        "name": p.name,
+                        "region": p.region,
+                        "medium": p.medium,
+                        "reference_o2": p.reference_o2,
+                        "limits": p.limits,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        return
+    table = Table("MN", "企业 enterprise", "点位 point", "region", "medium", "limits")
+    for p in points:
+        table.add_row(
+            p.mn,
+            p.enterprise.name,
+            p.name,
+            p.region,
+            p.medium,
+            " ".join(f"{k}={v:g}" for k, v in p.limits.items()),
+        )
+    out.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- import
+@app.command("import")
+def import_(
+    files: Annotated[
+        list[Path], typer.Argument(help="Frames logs (one HJ 212 frame per line) or CSV files.")
+    ],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import frames logs and CSV (mn,pollutant,time,value,flag[,kind]) through the gateway's service path."""
+    from .ingest.importer import import_file
+
+    try:
+        ingest = _open_ingest(db)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    reports = []
+    failed = False
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or total < 1_000_000,
+    ) as progress:
+        task = progress.add_task("importing", total=total)
+        for f in files:
+            progress.update(task, description=f"importing {f.name}")
+            try:
+                reports.append(import_file(ingest, f, progress=lambda n: progress.advance(task, n)))
+            except EnvtrustError as exc:
+                err.print(f"[bold red]error:[/] {exc}")
+                failed = True
+    for r in reports:
+        if as_json:
+            d = {
+                k: getattr(r, k)
+                for k in (
+                    "path",
+                    "format",
+                    "records",
+                    "stored",
+                    "duplicates",
+                    "already_stored",
+                    "quarantined",
+                    "readings_new",
+                )
+            }
+            d["problems"] = [{"line": p.line, "code": p.code, "reason": p.reason} for p in r.problems]
+            sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+            continue
+        for p in r.problems[:200]:
+            out.print(f"{r.path}:{p.line}: [red]{p.code}[/] {p.reason}", highlight=False)
+        if len(r.problems) > 200:
+            out.print(f"… and {len(r.problems) - 200} more problems")
+        out.print(
+            f"{r.path} ({r.format}): {r.records} records — {r.stored} stored, {r.already_stored} already stored, "
+            f"{r.duplicates} duplicates, {r.quarantined} quarantined; {r.readings_new} new readings",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(2)
+
+
+# ----------------------------------------------------------------------------------------------- status
+@app.command()
+def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What is stored: frames, quarantined frames, readings, points, log length and head."""
+    try:
+        st = _open_ingest(db).store.status()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    last = (
+        datetime.fromtimestamp(st.last_received_us / 1e6, UTC).isoformat()
+        if st.last_received_us is not None
+        else None
+    )
+    d = {
+        "frames": st.frames,
+        "quarantined": st.quarantined,
+        "duplicates": st.duplicates,
+        "readings": st.readings,
+        "readings_by_kind": st.by_kind,
+        "points": st.points,
+        "enterprises": st.enterprises,
+        "log_length": st.chain_length,
+        "log_head": st.chain_head,
+        "last_received": last,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(d) + "\n")
+        return
+    table = Table(show_header=False)
+    for k, v in d.items():
+        table.add_row(k, str(v))
+    out.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- serve
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover - uvloop is a declared dependency on POSIX
+        return asyncio.run(coro)
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (env ENVTRUST_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HJ 212 TCP port (default 6212, env ENVTRUST_PORT).")
+    ] = None,
+    registry: Annotated[Path | None, typer.Option(help="Load this registry file first.")] = None,
+    idle_timeout: Annotated[float, typer.Option(help="Close a connection silent this many seconds.")] = 600.0,
+    max_connections: Annotated[int, typer.Option(help="Connections served at once.")] = 20000,
+    max_segment: Annotated[int, typer.Option(help="Largest data segment accepted (standard: 1024).")] = 1024,
+) -> None:
+    """Run the HJ 212 gateway: receive, store durably, then acknowledge.  Stops cleanly on SIGINT/SIGTERM."""
+    from .ingest.server import Gateway, GatewayLimits
+    from .registry import load_registry
+    from .services import Ingest
+    from .store import open_store
+
+    cfg = settings.load()
+    try:
+        ingest = Ingest(open_store(_db(db)), max_segment=max_segment)
+        if registry is not None:
+            ingest.load_registry(load_registry(registry))
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+
+    async def main() -> None:
+        gw = Gateway(
+            ingest,
+            host or cfg.host,
+            port if port is not None else cfg.port,
+            GatewayLimits(idle_timeout=idle_timeout, max_connections=max_connections),
+        )
+        await gw.start()
+        err.print(
+            f"envtrust gateway listening on {gw.address} (HJ 212), database {_db(db)}, "
+            f"{len(ingest.store.points())} registered points. Ctrl-C stops."
+        )
+        await gw.serve_until_signal()
+        err.print(f"stopped: {gw.stats.frames} records stored, {gw.stats.acks} replies sent")
+
+    try:
+        _run(main())
+    except OSError as exc:
+        raise _fail(EnvtrustError(f"cannot listen: {exc.strerror or exc}")) from None
+    finally:
+        ingest.store.close()
+
+
+# ----------------------------------------------------------------------------------------------- simulate
+@app.command()
+def simulate(
+    registry: Annotated[
+        Path | None, typer.Option(help="Registry file of the points to simulate (default: the demo fleet).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Gateway address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Gateway HJ 212 port.")] = 6212,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    rtd_interval: Annotated[
+        float, typer.Option(help="Real-time data (2011) interval, simulated seconds.")
+    ] = 30.0,
+    minute_interval: Annotated[int, typer.Option(help="Minute data (2051) interval, simulated minutes.")] = 1,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many real seconds.")] = None,
+    start: Annotated[str | None, typer.Option(help="Simulated start time, ISO 8601 (default: now).")] = None,
+) -> None:
+    """Run a fleet of simulated data loggers (flue-gas CEMS, waste-water analysers) against a gateway over TCP."""
+    from .registry import load_registry
+    from .sim import demo_registry_path
+    from .sim.fleet import run_fleet
+
+    try:
+        points = load_registry(registry or demo_registry_path())
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    start_at = datetime.fromisoformat(start) if start else None
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_fleet(
+            points,
+            host,
+            port,
+            seed=seed,
+            speed=speed,
+            rtd_interval=rtd_interval,
+            minute_interval=minute_interval,
+            duration=duration,
+            start=start_at,
+            stop=stop,
+            on_event=lambda mn, text: err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {mn}: {text}"),
+        )
+
+    err.print(
+        f"simulating {len(points)} data loggers → {host}:{port} (seed {seed}, speed ×{speed:g}). Ctrl-C stops."
+    )
+    stats = _run(main())
+    err.print(f"fleet stopped: {stats}")
+
+
+# ----------------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    db: Annotated[str, typer.Option("--db", help="Database of the demo.")] = "sqlite:///envtrust-demo.db",
+    port: Annotated[int, typer.Option(help="HJ 212 port of the demo gateway (0: any free port).")] = 6212,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated fleet.")] = 1,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Everything at once: demo registry, gateway and simulated fleet, with a live view of what arrives."""
+    from .demo import run_demo
+
+    try:
+        _run(run_demo(db=db, port=port, speed=speed, seed=seed, duration=duration, console=out))
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,297 @@
+"""Use cases: the only layer that combines the store, the codec and (later) the ledger and checks.
+
+Every source — the TCP gateway, ``envtrust import`` and the simulator through the gateway — ends in
+:meth:`Ingest.prepare` (decide what a received record is and what reply it earns) and
+:meth:`Ingest.record` (store it durably, with its readings and its log entry, in one transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from . import hj212
+from .hj212.codes import DATA_COMMANDS, DATA_FLAGS
+from .registry import Point
+from .store import FrameRow, ReadingRow, Store, WriteResult
+from .store.schema import SUFFIX_COLUMNS
+
+__all__ = ["CSV_KINDS", "Ingest", "Prepared", "parse_iso_time", "readings_of", "to_utc_epoch"]
+
+_ZONES: dict[str, ZoneInfo] = {}
+CSV_KINDS = {
+    "rtd": "rtd",
+    "minute": "minute",
+    "hour": "hour",
+    "day": "day",
+    "2011": "rtd",
+    "2051": "minute",
+    "2061": "hour",
+    "2031": "day",
+}
+_FLAG_LETTERS = frozenset(DATA_FLAGS)
+
+
+def to_utc_epoch(local: datetime, zone: str) -> int:
+    """A naive local time in ``zone`` → UTC epoch seconds."""
+    tz = _ZONES.get(zone)
+    if tz is None:
+        tz = _ZONES[zone] = ZoneInfo(zone)
+    return int(local.replace(tzinfo=tz).timestamp())
+
+
+def parse_iso_time(text: str, zone: str) -> int | None:
+    """ISO 8601 time → UTC epoch seconds; a time without an offset is read in ``zone``."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return to_utc_epoch(value, zone)
+    return int(value.timestamp())
+
+
+def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], list[str]]:
+    """The reading rows a data frame carries (2011/2051/2061/2031), and notes on what could not be used.
+
+    Every suffix is kept: the numeric ones in their columns, ``Flag``/``EFlag`` as text, everything else
+    (``SampleTime``, ``Info``, vendor suffixes, values that are not numbers) in ``extra`` as sent.
+    """
+    kind = DATA_COMMANDS.get(frame.cn or "")
+    if kind is None:
+        return [], []
+    notes: list[str] = []
+    dt_text = frame.data_time
+    local = hj212.parse_data_time(dt_text) if dt_text else None
+    if local is None:
+        return [], [f"DataTime {dt_text!r} is not a time; no readings stored"]
+    data_time = to_utc_epoch(local, point.timezone)
+    rows = []
+    for item in frame.items:
+        values: dict[str, float | None] = {}
+        extra: dict[str, str] = {}
+        flag = eflag = None
+        for suffix, text in item.values.items():
+            col = SUFFIX_COLUMNS.get(suffix)
+            if col is not None:
+                try:
+                    values[col] = float(text)
+                    continue
+                except ValueError:
+                    notes.append(f"{item.code_raw}-{suffix}={text!r} is not a number")
+            if suffix == "Flag":
+                flag = text
+            elif suffix == "EFlag":
+                eflag = text
+            else:
+                extra[suffix] = text
+        rows.append(
+            ReadingRow(
+                mn=point.mn,
+                kind=kind,
+                pollutant=item.code,
+                data_time=data_time,
+                code_raw=item.code_raw,
+                values=values,
+                flag=flag,
+                eflag=eflag,
+                extra=json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None,
+            )
+        )
+    return rows, notes
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A received record with its verdict, the rows to store, and the reply to send once they are committed."""
+
+    row: FrameRow
+    readings: list[ReadingRow] = field(default_factory=list)
+    reply: bytes | None = None
+    event: hj212.Event | None = None
+
+
+class Ingest:
+    """The ingest use case over one store; thread-safe registry cache."""
+
+    def __init__(self, store: Store, *, max_segment: int = hj212.MAX_SEGMENT) -> None:
+        self.store = store
+        self.max_segment = max_segment
+        self._lock = threading.Lock()
+        self._points: dict[str, Point] = {}
+        self._modbus: frozenset[str] = frozenset()
+        self.reload_registry()
+
+    # ------------------------------------------------------------------ registry
+    def reload_registry(self) -> None:
+        points = {p.mn: p for p in self.store.points()}
+        with self._lock:
+            self._points = points
+            self._modbus = frozenset(mn for mn, p in points.items() if p.crc_compat == "modbus")
+
+    def load_registry(self, points: Sequence[Point]) -> dict[str, int]:
+        counts = self.store.load_registry(points)
+        self.reload_registry()
+        return counts
+
+    def point(self, mn: str) -> Point | None:
+        return self._points.get(mn)
+
+    @property
+    def modbus_mns(self) -> frozenset[str]:
+        """MNs whose loggers may send the Modbus CRC variant (registry ``crc_compat = "modbus"``)."""
+        return self._modbus
+
+    def decoder(self) -> hj212.Decoder:
+        return hj212.Decoder(max_segment=self.max_segment, modbus_crc=_LiveSet(self))
+
+    # ------------------------------------------------------------------ verdicts
+    def prepare(
+        self, event: hj212.Event, *, peer: str, origin: str = "tcp", received_us: int | None = None
+    ) -> Prepared:
+        """Decide what a decoded event is: accepted frame (with readings and reply) or quarantine (with refusal)."""
+        now = received_us if received_us is not None else time.time_ns() // 1000
+        if isinstance(event, hj212.Garbage):
+            row = FrameRow(
+                now,
+                peer,
+                origin,
+                "garbage",
+                event.raw,
+                hashlib.sha256(event.raw).digest(),
+                status="quarantine",
+                error_code="garbage",
+                reason=event.reason,
+            )
+            return Prepared(row, event=event)
+        if isinstance(event, hj212.FrameError):
+            return self._quarantine(event, peer, origin, now)
+        frame = event
+        mn = frame.mn or ""
+        point = self._points.get(mn)
+        if point is None:
+            err = hj212.FrameError(
+                frame.raw,
+                "unknown_mn",
+                f"MN {mn} is not registered",
+                frame.fields,
+                hj212.QnRtn.MN_ERROR,
+                crc_ok=frame.crc_ok,
+            )
+            return self._quarantine(err, peer, origin, now, frame)
+        if point.pw is not None and frame.pw != point.pw:
+            err = hj212.FrameError(
+                frame.raw,
+                "bad_pw",
+                f"wrong PW for MN {mn}",
+                frame.fields,
+                hj212.QnRtn.PW_ERROR,
+                crc_ok=frame.crc_ok,
+            )
+            return self._quarantine(err, peer, origin, now, frame)
+        readings, notes = readings_of(frame, point)
+        warnings = list(frame.warnings) + notes
+        row = FrameRow(
+            received_us=now,
+            peer=peer,
+            origin=origin,
+            format="hj212",
+            raw=frame.raw,
+            digest=hashlib.sha256(frame.segment).digest(),
+            mn=mn,
+            cn=frame.cn,
+            qn=frame.qn,
+            status="ok",
+            version=frame.version.label if frame.version is not None else None,
+            crc_ok=frame.crc_ok,
+            crc_variant=frame.crc_variant,
+            warnings="; ".join(warnings) if warnings else None,
+            skip_if_known=origin == "import",
+        )
+        return Prepared(row, readings, hj212.reply_for(frame), frame)
+
+    def _quarantine(
+        self, err: hj212.FrameError, peer: str, origin: str, now: int, frame: hj212.Frame | None = None
+    ) -> Prepared:
+        segment = frame.segment if frame is not None else err.raw
+        row = FrameRow(
+            received_us=now,
+            peer=peer,
+            origin=origin,
+            format="hj212",
+            raw=err.raw,
+            digest=hashlib.sha256(segment).digest(),
+            mn=err.fields.get("MN"),
+            cn=err.fields.get("CN"),
+            qn=err.fields.get("QN"),
+            status="quarantine",
+            error_code=err.code,
+            reason=err.reason,
+            version=frame.version.label if frame is not None and frame.version is not None else None,
+            crc_ok=err.crc_ok,
+            crc_variant=frame.crc_variant if frame is not None else None,
+            warnings="; ".join(frame.warnings) if frame is not None and frame.warnings else None,
+            skip_if_known=origin == "import",
+        )
+        return Prepared(row, reply=hj212.error_reply(err), event=err)
+
+    def prepare_csv(self, row: FrameRow, cells: dict[str, str]) -> Prepared:
+        """Check one CSV row (``mn,pollutant,time,value,flag[,kind]``) against the registry; one reading or quarantine."""
+        row.received_us = time.time_ns() // 1000
+
+        def refuse(code: str, reason: str) -> Prepared:
+            row.status, row.error_code, row.reason = "quarantine", code, reason
+            return Prepared(row)
+
+        missing = [k for k in ("mn", "pollutant", "time", "value") if not cells.get(k)]
+        if missing:
+            return refuse("bad_csv", f"missing {', '.join(missing)}")
+        mn = cells["mn"]
+        point = self._points.get(mn)
+        if point is None:
+            return refuse("unknown_mn", f"MN {mn} is not registered")
+        kind = CSV_KINDS.get(cells.get("kind", "").lower() or "hour")
+        if kind is None:
+            return refuse("bad_csv", f"kind {cells['kind']!r} is not one of rtd, minute, hour, day")
+        when = parse_iso_time(cells["time"], point.timezone)
+        if when is None:
+            return refuse("bad_csv", f"time {cells['time']!r} is not ISO 8601")
+        try:
+            value = float(cells["value"])
+        except ValueError:
+            return refuse("bad_csv", f"value {cells['value']!r} is not a number")
+        if value != value or value in (float("inf"), float("-inf")):
+            return refuse("bad_csv", f"value {cells['value']!r} is not a finite number")
+        flag = cells.get("flag") or None
+        if flag is not None and flag not in _FLAG_LETTERS:
+            return refuse("bad_csv", f"flag {flag!r} is not an HJ 212 data flag (N F M S D C T B)")
+        row.mn = mn
+        column = "rtd" if kind == "rtd" else "avg"
+        reading = ReadingRow(
+            mn, kind, cells["pollutant"], when, cells["pollutant"], {column: value}, flag=flag
+        )
+        return Prepared(row, [reading])
+
+    # ------------------------------------------------------------------ the one write path
+    def record(self, batch: Sequence[Prepared]) -> list[WriteResult]:
+        """Store a batch durably in one transaction (frames, readings, log entries) and return per-record results.
+
+        This is the one function through which every received record is kept and appended to the log.
+        """
+        return self.store.write([(p.row, p.readings) for p in batch])
+
+
+class _LiveSet:
+    """A container view of the current Modbus-compatible MNs, so decoders see registry reloads."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self._ingest = ingest
+
+    def __contains__(self, mn: object) -> bool:
+        return mn in self._ingest.modbus_mns

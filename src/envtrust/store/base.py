@@ -1,0 +1,620 @@
+"""The store: one class over SQLAlchemy Core; the hot write path uses each driver's bulk form.
+
+A write is one transaction under the database's write lock: frame ids and chain sequence numbers are read
+from the database inside it (so several writer processes never collide), every frame row, its readings and
+its chain entry are written, and the transaction commits before anyone is told (the gateway acknowledges
+only after :meth:`Store.write` returns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..errors import SchemaError, StoreError
+from ..registry import Point
+from . import schema as s
+
+__all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
+
+GENESIS = b"\x00" * 32
+
+
+@dataclass(slots=True)
+class FrameRow:
+    """One received record, exactly as received, with the verdict on it."""
+
+    received_us: int
+    peer: str
+    origin: str  # tcp | import
+    format: str  # hj212 | csv | garbage
+    raw: bytes
+    digest: bytes
+    mn: str | None = None
+    cn: str | None = None
+    qn: str | None = None
+    status: str = "ok"  # ok | quarantine (duplicate is decided by the store)
+    error_code: str | None = None
+    reason: str | None = None
+    version: str | None = None
+    crc_ok: bool | None = None
+    crc_variant: str | None = None
+    warnings: str | None = None
+    skip_if_known: bool = False  # imports: a record whose digest is stored already is not stored again
+
+
+@dataclass(slots=True)
+class ReadingRow:
+    mn: str
+    kind: str
+    pollutant: str
+    data_time: int
+    code_raw: str
+    values: dict[str, float | None]
+    flag: str | None = None
+    eflag: str | None = None
+    extra: str | None = None
+
+
+@dataclass(slots=True)
+class WriteResult:
+    frame_id: int | None  # None: skipped (an import of a record already stored)
+    status: str
+    readings_new: int = 0
+    readings_known: int = 0
+
+
+@dataclass(slots=True)
+class Status:
+    frames: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    readings: int = 0
+    points: int = 0
+    enterprises: int = 0
+    chain_length: int = 0
+    chain_head: str | None = None
+    last_received_us: int | None = None
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def _entry_bytes(frame_id: int, row: FrameRow) -> bytes:
+    entry = {
+        "type": "hj212.frame" if row.format == "hj212" else f"{row.format}.record",
+        "id": frame_id,
+        "received_us": row.received_us,
+        "peer": row.peer,
+        "status": row.status,
+        "raw_sha256": hashlib.sha256(row.raw).hexdigest(),
+    }
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Store:
+    """A database of envtrust.  Use :func:`open_store`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # ----------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- registry
+    def load_registry(self, points: Sequence[Point]) -> dict[str, int]:
+        """Insert or update enterprises, points and limits; returns counts of added/changed/unchanged points."""
+        now = int(time.time() * 1e6)
+        counts = {"added": 0, "changed": 0, "unchanged": 0}
+        with self.engine.begin() as conn:
+            ent_ids = {r.name: r.id for r in conn.execute(select(s.enterprises.c.name, s.enterprises.c.id))}
+            for p in points:
+                e = p.enterprise
+                if e.name not in ent_ids:
+                    ent_ids[e.name] = conn.execute(
+                        s.enterprises.insert()
+                        .values(name=e.name, credit_code=e.credit_code, industry=e.industry)
+                        .returning(s.enterprises.c.id)
+                    ).scalar_one()
+                else:
+                    conn.execute(
+                        s.enterprises.update()
+                        .where(s.enterprises.c.id == ent_ids[e.name])
+                        .values(credit_code=e.credit_code, industry=e.industry)
+                    )
+                values = {
+                    "enterprise_id": ent_ids[e.name],
+                    "name": p.name,
+                    "region": p.region,
+                    "medium": p.medium,
+                    "reference_o2": p.reference_o2,
+                    "pw": p.pw,
+                    "timezone": p.timezone,
+                    "crc_compat": p.crc_compat,
+                    "st": p.st,
+                    "extra": json.dumps(p.extra, ensure_ascii=False, sort_keys=True, default=str),
+                    "active": True,
+                }
+                old = conn.execute(select(s.points).where(s.points.c.mn == p.mn)).mappings().first()
+                if old is None:
+                    pid = conn.execute(
+                        s.points.insert().values(mn=p.mn, updated_us=now, **values).returning(s.points.c.id)
+                    ).scalar_one()
+                    counts["added"] += 1
+                else:
+                    pid = old["id"]
+                    old_limits = {
+                        r.pollutant: r.value
+                        for r in conn.execute(select(s.limits).where(s.limits.c.point_id == pid))
+                    }
+                    same = all(old[k] == v for k, v in values.items()) and old_limits == p.limits
+                    if same:
+                        counts["unchanged"] += 1
+                        continue
+                    conn.execute(
+                        s.points.update().where(s.points.c.id == pid).values(updated_us=now, **values)
+                    )
+                    counts["changed"] += 1
+                conn.execute(s.limits.delete().where(s.limits.c.point_id == pid))
+                if p.limits:
+                    conn.execute(
+                        s.limits.insert(),
+                        [{"point_id": pid, "pollutant": k, "value": v} for k, v in p.limits.items()],
+                    )
+        return counts
+
+    def points(self) -> list[Point]:
+        """Every registered point, with its enterprise and limits."""
+        from ..registry import Enterprise
+
+        with self.engine.connect() as conn:
+            ents = {
+                r.id: Enterprise(r.name, r.credit_code, r.industry)
+                for r in conn.execute(select(s.enterprises))
+            }
+            lims: dict[int, dict[str, float]] = {}
+            for r in conn.execute(select(s.limits)):
+                lims.setdefault(r.point_id, {})[r.pollutant] = r.value
+            out = []
+            for r in conn.execute(select(s.points).order_by(s.points.c.id)):
+                out.append(
+                    Point(
+                        mn=r.mn,
+                        enterprise=ents[r.enterprise_id],
+                        name=r.name,
+                        region=r.region,
+                        medium=r.medium,
+                        reference_o2=r.reference_o2,
+                        limits=lims.get(r.id, {}),
+                        pw=r.pw,
+                        timezone=r.timezone,
+                        crc_compat=r.crc_compat,
+                        st=r.st,
+                        extra=json.loads(r.extra or "{}"),
+                    )
+                )
+        return out
+
+    # ----------------------------------------------------------------- the write path
+    def write(self, batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]]) -> list[WriteResult]:
+        """Store frames with their readings and chain entries in one transaction; return one result per frame.
+
+        A frame whose data segment is stored already is kept as a raw copy with status ``duplicate`` and
+        ``duplicate_of`` the first copy; its readings are not stored twice.  A frame marked ``skip_if_known``
+        (file imports) whose digest is stored already is not stored at all.
+        """
+        if not batch:
+            return []
+        try:
+            with self.engine.begin() as conn:
+                self._lock(conn)
+                return self._write(conn, batch)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"write failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def _lock(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(212212)"))
+        # SQLite: the connection begins IMMEDIATE (see _sqlite_begin), which takes the write lock
+
+    def _write(
+        self, conn: Connection, batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]]
+    ) -> list[WriteResult]:
+        next_id = (conn.execute(select(func.max(s.frames.c.id))).scalar() or 0) + 1
+        head = conn.execute(
+            select(s.chain.c.seq, s.chain.c.hash).order_by(s.chain.c.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+        digests = list({f.digest for f, _ in batch})
+        known: dict[bytes, int] = {}  # digest -> first accepted copy
+        seen: set[bytes] = set()  # digests stored in any status (for imports)
+        for i in range(0, len(digests), 500):
+            part = digests[i : i + 500]
+            q = (
+                select(s.frames.c.digest, s.frames.c.status, func.min(s.frames.c.id))
+                .where(s.frames.c.digest.in_(part))
+                .group_by(s.frames.c.digest, s.frames.c.status)
+            )
+            for d, st, first_id in conn.execute(q):
+                seen.add(bytes(d))
+                if st == "ok":
+                    known[bytes(d)] = first_id
+        frame_rows: list[tuple[Any, ...]] = []
+        chain_rows: list[tuple[int, str, bytes]] = []
+        reading_rows: list[tuple[Any, ...]] = []
+        results: list[WriteResult] = []
+        owners: list[int] = []  # index into results for each reading row
+        for frame, readings in batch:
+            if frame.skip_if_known and frame.digest in seen:
+                results.append(WriteResult(None, "known"))
+                continue
+            seen.add(frame.digest)
+            first = known.get(frame.digest) if frame.status != "quarantine" else None
+            fid = next_id
+            next_id += 1
+            status = frame.status
+            if status == "ok":
+                if first is not None:
+                    status = "duplicate"
+                else:
+                    known[frame.digest] = fid
+            frame.status = status
+            frame_rows.append(
+                (
+                    fid,
+                    frame.received_us,
+                    frame.peer,
+                    frame.origin,
+                    frame.format,
+                    frame.raw,
+                    frame.digest,
+                    frame.mn,
+                    frame.cn,
+                    frame.qn,
+                    status,
+                    frame.error_code,
+                    frame.reason,
+                    frame.version,
+                    frame.crc_ok,
+                    frame.crc_variant,
+                    frame.warnings,
+                    first if status == "duplicate" else None,
+                )
+            )
+            entry = _entry_bytes(fid, frame)
+            h = hashlib.sha256(prev + hashlib.sha256(entry).digest()).digest()
+            chain_rows.append((seq, entry.decode(), h))
+            seq += 1
+            prev = h
+            result = WriteResult(fid, status)
+            results.append(result)
+            if status == "ok":
+                idx = len(results) - 1
+                for r in readings:
+                    v = r.values
+                    reading_rows.append(
+                        (
+                            r.mn,
+                            r.kind,
+                            r.pollutant,
+                            r.data_time,
+                            fid,
+                            r.code_raw,
+                            v.get("rtd"),
+                            v.get("avg"),
+                            v.get("min"),
+                            v.get("max"),
+                            v.get("cou"),
+                            v.get("zs_rtd"),
+                            v.get("zs_avg"),
+                            v.get("zs_min"),
+                            v.get("zs_max"),
+                            r.flag,
+                            r.eflag,
+                            r.extra,
+                        )
+                    )
+                    owners.append(idx)
+        if frame_rows:
+            self._insert_frames(conn, frame_rows)
+            self._insert_chain(conn, chain_rows)
+        if reading_rows:
+            inserted = self._insert_readings(conn, reading_rows)
+            for owner, new in zip(owners, inserted, strict=True):
+                if new:
+                    results[owner].readings_new += 1
+                else:
+                    results[owner].readings_known += 1
+        return results
+
+    # backend-specific bulk inserts -------------------------------------------------------------
+    _FRAME_SQL = "INSERT INTO frames (id, {}) VALUES ({})".format(
+        ", ".join(s.FRAME_COLUMNS), ", ".join(["?"] * (len(s.FRAME_COLUMNS) + 1))
+    )
+    _READING_SQL_SQLITE = "INSERT OR IGNORE INTO readings ({}) VALUES ({})".format(
+        ", ".join(s.READING_COLUMNS), ", ".join(["?"] * len(s.READING_COLUMNS))
+    )
+
+    def _insert_frames(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if self.dialect == "sqlite":
+            conn.connection.driver_connection.executemany(self._FRAME_SQL, rows)  # type: ignore[union-attr]
+        else:
+            from .postgres import copy_rows
+
+            copy_rows(conn, "frames", ("id", *s.FRAME_COLUMNS), rows)
+
+    def _insert_chain(self, conn: Connection, rows: list[tuple[int, str, bytes]]) -> None:
+        if self.dialect == "sqlite":
+            conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+                "INSERT INTO chain (seq, entry, hash) VALUES (?, ?, ?)", rows
+            )
+        else:
+            from .postgres import copy_rows
+
+            copy_rows(conn, "chain", ("seq", "entry", "hash"), rows)
+
+    def _insert_readings(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[bool]:
+        """Insert readings, ignoring those already stored; return for each row whether it was new."""
+        if self.dialect == "sqlite":
+            raw = conn.connection.driver_connection
+            cur = raw.cursor()  # type: ignore[union-attr]
+            before = raw.total_changes  # type: ignore[union-attr]
+            if len({r[:4] for r in rows}) == len(rows):
+                cur.executemany(self._READING_SQL_SQLITE, rows)
+                if raw.total_changes - before == len(rows):  # type: ignore[union-attr]
+                    return [True] * len(rows)
+                # some were known: find which, without re-inserting
+                keys = {r[:4] for r in rows}
+                ids = {r[4] for r in rows}
+                owned = self._reading_owners(conn, ids)
+                return [(r[:4] in keys and owned.get(r[:4]) == r[4]) for r in rows]
+            out = []
+            for r in rows:
+                n0 = raw.total_changes  # type: ignore[union-attr]
+                cur.execute(self._READING_SQL_SQLITE, r)
+                out.append(raw.total_changes != n0)  # type: ignore[union-attr]
+            return out
+        from .postgres import insert_readings
+
+        return insert_readings(conn, rows)
+
+    def _reading_owners(self, conn: Connection, frame_ids: set[int]) -> dict[tuple[Any, ...], int]:
+        q = select(
+            s.readings.c.mn,
+            s.readings.c.kind,
+            s.readings.c.pollutant,
+            s.readings.c.data_time,
+            s.readings.c.frame_id,
+        ).where(s.readings.c.frame_id.in_(list(frame_ids)))
+        return {tuple(r[:4]): r[4] for r in conn.execute(q)}
+
+    # ----------------------------------------------------------------- reads
+    def status(self) -> Status:
+        st = Status()
+        with self.engine.connect() as conn:
+            for status, n, last in conn.execute(
+                select(s.frames.c.status, func.count(), func.max(s.frames.c.received_us)).group_by(
+                    s.frames.c.status
+                )
+            ):
+                st.frames += n
+                if status == "quarantine":
+                    st.quarantined = n
+                elif status == "duplicate":
+                    st.duplicates = n
+                if last is not None and (st.last_received_us is None or last > st.last_received_us):
+                    st.last_received_us = last
+            for kind, n in conn.execute(select(s.readings.c.kind, func.count()).group_by(s.readings.c.kind)):
+                st.by_kind[kind] = n
+                st.readings += n
+            st.points = conn.execute(select(func.count()).select_from(s.points)).scalar_one()
+            st.enterprises = conn.execute(select(func.count()).select_from(s.enterprises)).scalar_one()
+            head = conn.execute(
+                select(s.chain.c.seq, s.chain.c.hash).order_by(s.chain.c.seq.desc()).limit(1)
+            ).first()
+            if head:
+                st.chain_length, st.chain_head = head.seq, head.hash.hex()
+        return st
+
+    def frames(
+        self, *, status: str | None = None, mn: str | None = None, limit: int | None = None, after_id: int = 0
+    ) -> Iterator[dict[str, Any]]:
+        q = select(s.frames).where(s.frames.c.id > after_id).order_by(s.frames.c.id)
+        if status is not None:
+            q = q.where(s.frames.c.status == status)
+        if mn is not None:
+            q = q.where(s.frames.c.mn == mn)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                d = dict(row)
+                d["raw"] = bytes(d["raw"])
+                d["digest"] = bytes(d["digest"])
+                yield d
+
+    def readings(
+        self,
+        *,
+        mn: str | None = None,
+        kind: str | None = None,
+        pollutant: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        q = select(s.readings).order_by(
+            s.readings.c.mn, s.readings.c.kind, s.readings.c.pollutant, s.readings.c.data_time
+        )
+        if mn is not None:
+            q = q.where(s.readings.c.mn == mn)
+        if kind is not None:
+            q = q.where(s.readings.c.kind == kind)
+        if pollutant is not None:
+            q = q.where(s.readings.c.pollutant == pollutant)
+        if start is not None:
+            q = q.where(s.readings.c.data_time >= start)
+        if end is not None:
+            q = q.where(s.readings.c.data_time < end)
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                yield dict(row)
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Per registered point: frames received, quarantined, last receive time, newest real-time values."""
+        with self.engine.connect() as conn:
+            counts = {
+                r.mn: (r.n, r.last)
+                for r in conn.execute(
+                    select(
+                        s.frames.c.mn, func.count().label("n"), func.max(s.frames.c.received_us).label("last")
+                    )
+                    .where(s.frames.c.status != "quarantine")
+                    .group_by(s.frames.c.mn)
+                )
+            }
+            latest_t = (
+                select(s.readings.c.mn, func.max(s.readings.c.data_time).label("t"))
+                .where(s.readings.c.kind == "rtd")
+                .group_by(s.readings.c.mn)
+                .subquery()
+            )
+            latest: dict[str, dict[str, Any]] = {}
+            q = (
+                select(
+                    s.readings.c.mn,
+                    s.readings.c.pollutant,
+                    s.readings.c.rtd,
+                    s.readings.c.zs_rtd,
+                    s.readings.c.flag,
+                    s.readings.c.data_time,
+                )
+                .join(
+                    latest_t,
+                    (s.readings.c.mn == latest_t.c.mn) & (s.readings.c.data_time == latest_t.c.t),
+                )
+                .where(s.readings.c.kind == "rtd")
+            )
+            for r in conn.execute(q):
+                latest.setdefault(r.mn, {})[r.pollutant] = (r.rtd, r.zs_rtd, r.flag, r.data_time)
+            rows = []
+            for p in conn.execute(
+                select(
+                    s.points.c.mn,
+                    s.points.c.name,
+                    s.enterprises.c.name.label("enterprise"),
+                    s.points.c.medium,
+                )
+                .join(s.enterprises, s.points.c.enterprise_id == s.enterprises.c.id)
+                .order_by(s.points.c.id)
+            ):
+                n, last = counts.get(p.mn, (0, None))
+                rows.append(
+                    {
+                        "mn": p.mn,
+                        "name": p.name,
+                        "enterprise": p.enterprise,
+                        "medium": p.medium,
+                        "frames": n,
+                        "last_received_us": last,
+                        "latest": latest.get(p.mn, {}),
+                    }
+                )
+        return rows
+
+    def chain_entries(self) -> Iterator[tuple[int, str, bytes]]:
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(s.chain).order_by(s.chain.c.seq)):
+                yield r.seq, r.entry, bytes(r.hash)
+
+    def verify_chain(self) -> tuple[bool, int, str]:
+        """Recompute the hash chain; returns (intact, entries checked, message)."""
+        prev = GENESIS
+        n = 0
+        expected_seq = 1
+        for seq, entry, h in self.chain_entries():
+            if seq != expected_seq:
+                return False, n, f"chain entry {expected_seq} is missing (next is {seq})"
+            if hashlib.sha256(prev + hashlib.sha256(entry.encode()).digest()).digest() != h:
+                return False, n, f"chain entry {seq} does not match its hash"
+            prev = h
+            n += 1
+            expected_seq += 1
+        return True, n, "intact"
+
+    def reading_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.readings)).scalar_one())
+
+
+# --------------------------------------------------------------------- opening and migrating
+def _normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (IMMEDIATE: take the write lock up front)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # an acknowledged frame survives power loss, not only a crash
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open (and by default create or upgrade) the database at a SQLAlchemy URL."""
+    try:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise StoreError(
+            f"cannot open database {url}: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}"
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"cannot open database {url}: driver missing ({exc.name})") from None
+    if migrate:
+        from .migrate import upgrade
+
+        upgrade(engine)
+    else:
+        from .migrate import check_current
+
+        if not check_current(engine):
+            raise SchemaError(
+                f"database {url} is not at the current schema version; run any command that migrates"
+            )
+    return Store(engine)

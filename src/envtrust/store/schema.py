@@ -1,0 +1,166 @@
+"""Table definitions (SQLAlchemy Core), shared by both backends.  Migrations in ``migrations/`` create them.
+
+Times are integers: ``data_time`` in UTC epoch seconds, ``received_us`` in UTC epoch microseconds — zone-free,
+compact and fast on both SQLite and PostgreSQL (see docs/decisions/0003-storage.md).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("credit_code", Text),
+    Column("industry", Text),
+)
+
+points = Table(
+    "points",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", Text, nullable=False, unique=True),
+    Column("enterprise_id", Integer, ForeignKey("enterprises.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("medium", Text, nullable=False),
+    Column("reference_o2", Float),
+    Column("pw", Text),
+    Column("timezone", Text, nullable=False),
+    Column("crc_compat", Text),
+    Column("st", Text),
+    Column("extra", Text, nullable=False, server_default="{}"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+limits = Table(
+    "limits",
+    metadata,
+    Column("point_id", Integer, ForeignKey("points.id"), nullable=False),
+    Column("pollutant", Text, nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("point_id", "pollutant", name="pk_limits"),
+)
+
+# every record received, byte-exact: HJ 212 frames (gateway or import) and CSV lines; valid or not
+frames = Table(
+    "frames",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_us", BigInteger, nullable=False),
+    Column("peer", Text, nullable=False),
+    Column("origin", Text, nullable=False),  # tcp | import
+    Column("format", Text, nullable=False),  # hj212 | csv | garbage
+    Column("raw", LargeBinary, nullable=False),
+    Column("digest", LargeBinary, nullable=False),  # SHA-256 of the data segment (or of the CSV line)
+    Column("mn", Text),
+    Column("cn", Text),
+    Column("qn", Text),
+    Column("status", Text, nullable=False),  # ok | duplicate | quarantine
+    Column("error_code", Text),
+    Column("reason", Text),
+    Column("version", Text),
+    Column("crc_ok", Boolean),
+    Column("crc_variant", Text),
+    Column("warnings", Text),
+    Column("duplicate_of", BigInteger),
+    Index("ix_frames_digest", "digest"),
+    Index("ix_frames_mn_received", "mn", "received_us"),
+    Index("ix_frames_status", "status"),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    Column("mn", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # rtd | minute | hour | day
+    Column("pollutant", Text, nullable=False),  # HJ 212-2017 code
+    Column("data_time", BigInteger, nullable=False),  # UTC epoch seconds (period start for aggregates)
+    Column("frame_id", BigInteger, nullable=False),
+    Column("code_raw", Text, nullable=False),
+    Column("rtd", Float),
+    Column("avg", Float),
+    Column("min", Float),
+    Column("max", Float),
+    Column("cou", Float),
+    Column("zs_rtd", Float),
+    Column("zs_avg", Float),
+    Column("zs_min", Float),
+    Column("zs_max", Float),
+    Column("flag", Text),
+    Column("eflag", Text),
+    Column("extra", Text),  # JSON of every other suffix and of non-numeric values, as sent
+    PrimaryKeyConstraint("mn", "kind", "pollutant", "data_time", name="pk_readings"),
+    Index("ix_readings_frame", "frame_id"),
+)
+
+# the hash-chained log of every stored record (replaced by the Merkle ledger)
+chain = Table(
+    "chain",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("entry", Text, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
+SUFFIX_COLUMNS = {
+    "Rtd": "rtd",
+    "Avg": "avg",
+    "Min": "min",
+    "Max": "max",
+    "Cou": "cou",
+    "ZsRtd": "zs_rtd",
+    "ZsAvg": "zs_avg",
+    "ZsMin": "zs_min",
+    "ZsMax": "zs_max",
+}
+READING_COLUMNS = (
+    "mn",
+    "kind",
+    "pollutant",
+    "data_time",
+    "frame_id",
+    "code_raw",
+    *VALUE_COLUMNS,
+    "flag",
+    "eflag",
+    "extra",
+)
+FRAME_COLUMNS = (
+    "received_us",
+    "peer",
+    "origin",
+    "format",
+    "raw",
+    "digest",
+    "mn",
+    "cn",
+    "qn",
+    "status",
+    "error_code",
+    "reason",
+    "version",
+    "crc_ok",
+    "crc_variant",
+    "warnings",
+    "duplicate_of",
+)
