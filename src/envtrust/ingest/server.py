@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from .. import hj212
 from ..services import Ingest, Prepared
@@ -60,8 +61,7 @@ class _Conn(asyncio.Protocol):
 
     # asyncio callbacks ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         addr = transport.get_extra_info("peername")
         host = addr[0] if addr else "?"
         self.peer = f"{addr[0]}:{addr[1]}" if addr else "?"
