@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -45,7 +46,7 @@ def _db(db: str | None) -> str:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -101,9 +102,19 @@ def _event_json(line: int, event: hj212.Event) -> dict[str, Any]:
         "line": line,
         "ok": False,
         "crc_ok": None,
+        "version": None,
+        "fields": {},
         "error": {"code": "garbage", "reason": event.reason, "qn_rtn": None, "reply": None},
         "raw": event.raw.decode("utf-8", "replace"),
     }
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def _shown(text: str) -> str:
+    """Received text for the terminal: control characters visible (never executed), markup inert."""
+    return escape(text.translate(_CONTROL))
 
 
 def _event_line(line: int, event: hj212.Event) -> str:
@@ -120,15 +131,17 @@ def _event_line(line: int, event: hj212.Event) -> str:
             for i in event.items
         )
         crc = "crc_ok=true" if event.crc_ok else f"crc_ok=false({event.crc_variant})"
-        text = f"{line}: [green]OK[/] v{version} {crc} {head} | {cp} {items}"
+        text = f"{line}: [green]OK[/] v{_shown(version)} {crc} {_shown(head)} | {_shown(cp)} {_shown(items)}"
         if event.warnings:
-            text += f" [yellow]warnings: {'; '.join(event.warnings)}[/]"
+            text += f" [yellow]warnings: {_shown('; '.join(event.warnings))}[/]"
         return text
     if isinstance(event, hj212.FrameError):
         crc = "" if event.crc_ok is None else f" crc_ok={str(event.crc_ok).lower()}"
         head = " ".join(f"{k}={v}" for k, v in event.fields.items())
-        return f"{line}: [red]ERROR {event.code}[/]{crc} {event.reason}" + (f" | {head}" if head else "")
-    return f"{line}: [red]GARBAGE[/] {len(event.raw)} bytes: {event.raw[:60]!r}"
+        return f"{line}: [red]ERROR {_shown(event.code)}[/]{crc} {_shown(event.reason)}" + (
+            f" | {_shown(head)}" if head else ""
+        )
+    return f"{line}: [red]GARBAGE[/] {len(event.raw)} bytes: {_shown(repr(event.raw[:60]))}"
 
 
 @app.command()
@@ -174,8 +187,9 @@ def registry_load(
     except EnvtrustError as exc:
         raise _fail(exc) from None
     out.print(
-        f"registry {file}: {len(points)} points — {counts['added']} added, {counts['changed']} changed, "
-        f"{counts['unchanged']} unchanged"
+        f"registry {escape(str(file))}: {len(points)} points — {counts['added']} added, {counts['changed']} changed, "
+        f"{counts['unchanged']} unchanged",
+        soft_wrap=True,
     )
 
 
@@ -255,7 +269,7 @@ def import_(
             try:
                 reports.append(import_file(ingest, f, progress=lambda n: progress.advance(task, n)))
             except EnvtrustError as exc:
-                err.print(f"[bold red]error:[/] {exc}")
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
                 failed = True
     for r in reports:
         if as_json:
@@ -276,13 +290,18 @@ def import_(
             sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
             continue
         for p in r.problems[:200]:
-            out.print(f"{r.path}:{p.line}: [red]{p.code}[/] {p.reason}", highlight=False)
+            out.print(
+                f"{escape(r.path)}:{p.line}: [red]{escape(p.code)}[/] {_shown(p.reason)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if len(r.problems) > 200:
             out.print(f"… and {len(r.problems) - 200} more problems")
         out.print(
-            f"{r.path} ({r.format}): {r.records} records — {r.stored} stored, {r.already_stored} already stored, "
+            f"{escape(r.path)} ({r.format}): {r.records} records — {r.stored} stored, {r.already_stored} already stored, "
             f"{r.duplicates} duplicates, {r.quarantined} quarantined; {r.readings_new} new readings",
             highlight=False,
+            soft_wrap=True,
         )
     if failed:
         raise typer.Exit(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -81,10 +82,13 @@ def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], lis
             col = SUFFIX_COLUMNS.get(suffix)
             if col is not None:
                 try:
-                    values[col] = float(text)
-                    continue
+                    number = float(text)
                 except ValueError:
-                    notes.append(f"{item.code_raw}-{suffix}={text!r} is not a number")
+                    number = math.nan
+                if math.isfinite(number):  # NaN and infinities are kept as sent, like any other non-number
+                    values[col] = number
+                    continue
+                notes.append(f"{item.code_raw}-{suffix}={text!r} is not a number")
             if suffix == "Flag":
                 flag = text
             elif suffix == "EFlag":
@@ -168,6 +172,7 @@ class Ingest:
                 status="quarantine",
                 error_code="garbage",
                 reason=event.reason,
+                skip_if_known=origin == "import",
             )
             return Prepared(row, event=event)
         if isinstance(event, hj212.FrameError):

@@ -56,8 +56,8 @@ class Reassembler:
     def add(self, frame: Frame, now: float) -> Frame | None:
         """Add a frame.  Unsplit frames come straight back; a fragment returns None until its packet is whole."""
         pnum, pno = frame.pnum, frame.pno
-        if not frame.is_split or pnum is None or pno is None:
-            return frame
+        if not frame.is_split or pnum is None or pno is None or not 1 <= pno <= pnum:
+            return frame  # not a fragment, or numbered so that it can never complete a packet: keep it as is
         key = (frame.mn or "", frame.cn or "", frame.data_time or "", pnum)
         group = self._groups.get(key)
         if group is None:

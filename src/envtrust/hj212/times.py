@@ -9,7 +9,7 @@ __all__ = ["format_data_time", "parse_data_time", "qn_from_time"]
 
 def parse_data_time(text: str) -> datetime | None:
     """``YYYYMMDDhhmmss`` (also with 3 millisecond digits, as some loggers send) → naive datetime, else None."""
-    if not text.isdigit() or len(text) not in (14, 17):
+    if not (text.isascii() and text.isdigit()) or len(text) not in (14, 17):
         return None
     try:
         return datetime(

@@ -117,12 +117,21 @@ def _csv_records(ingest: Ingest, p: Path, data: bytes) -> Iterator[tuple[int, in
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    lines = text.splitlines(keepends=True)
-    reader = csv.reader(io.StringIO(text))
+    # the physical lines exactly as the csv reader reads them (CRLF, LF or CR; a quoted field may span lines)
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     peer = f"file:{p.name}"
-    for index, fields in enumerate(reader, 1):
-        raw_line = lines[index - 1] if index - 1 < len(lines) else ""
+    end = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFormatError(f"{p}: line {end + 1}: not CSV: {exc}") from None
+        index, end = end + 1, reader.line_num  # the record's first and last line
+        raw_line = "".join(lines[index - 1 : end])
         size = len(raw_line.encode())
         if not fields or all(not f.strip() for f in fields):
             continue

@@ -13,7 +13,8 @@ def events_with_lines(data: bytes, decoder: hj212.Decoder) -> Iterator[tuple[int
     """Yield (line number, byte offset, event) for every event of ``data``, fed in chunks as a socket would."""
     offset = 0
     line = 1
-    for start in range(0, len(data) + 1, CHUNK):
+    # the last step feeds nothing and flushes: the end of the data releases a held frame and trailing bytes
+    for start in range(0, len(data) + CHUNK, CHUNK):
         piece = data[start : start + CHUNK]
         events = decoder.feed(piece) if piece else decoder.flush()
         for event in events:
@@ -22,7 +23,10 @@ def events_with_lines(data: bytes, decoder: hj212.Decoder) -> Iterator[tuple[int
             if at < 0:  # events carry the exact bytes of the stream, in order; be safe anyway
                 at = offset
             line += data.count(b"\n", offset, at)
-            yield line, at, event
+            # report the line where the record's content starts, not a blank line before it (garbage chunks
+            # begin with the line end of the previous frame)
+            lead = len(raw) - len(raw.lstrip(b"\r\n\t \x00"))
+            yield line + raw.count(b"\n", 0, lead), at, event
             line += raw.count(b"\n")
             offset = at + len(raw)
         if not piece:

@@ -66,7 +66,7 @@ class _Conn(asyncio.Protocol):
         host = addr[0] if addr else "?"
         self.peer = f"{addr[0]}:{addr[1]}" if addr else "?"
         if not self.gw._admit(self, host):
-            transport.abort()
+            self.transport.abort()
             return
         self.host = host
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
 from ..registry import Point
@@ -48,7 +48,7 @@ class FrameRow:
     crc_ok: bool | None = None
     crc_variant: str | None = None
     warnings: str | None = None
-    skip_if_known: bool = False  # imports: a record whose digest is stored already is not stored again
+    skip_if_known: bool = False  # imports: a record stored before from the same file line is not stored again
 
 
 @dataclass(slots=True)
@@ -87,15 +87,26 @@ class Status:
 
 
 def _entry_bytes(frame_id: int, row: FrameRow) -> bytes:
-    entry = {
-        "type": "hj212.frame" if row.format == "hj212" else f"{row.format}.record",
-        "id": frame_id,
-        "received_us": row.received_us,
-        "peer": row.peer,
-        "status": row.status,
-        "raw_sha256": hashlib.sha256(row.raw).hexdigest(),
-    }
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The log entry of a stored record: canonical JSON (sorted keys, no spaces), built without json.dumps's
+    overhead on the hot path; ``peer`` is the only free-text value and is escaped by json."""
+    kind = "hj212.frame" if row.format == "hj212" else f"{row.format}.record"
+    return (
+        f'{{"id":{frame_id},"peer":{json.dumps(row.peer, ensure_ascii=False)},'
+        f'"raw_sha256":"{hashlib.sha256(row.raw).hexdigest()}","received_us":{row.received_us},'
+        f'"status":"{row.status}","type":"{kind}"}}'
+    ).encode()
+
+
+def _nul_free(text: str | None) -> str | None:
+    return text.replace("\x00", "\\x00") if text is not None and "\x00" in text else text
+
+
+def _clean_text(frame: FrameRow) -> None:
+    """Text columns are derived from received bytes (the raw bytes stay exact); PostgreSQL text cannot hold NUL."""
+    for name in ("peer", "mn", "cn", "qn", "reason", "warnings", "version", "error_code"):
+        value = getattr(frame, name)
+        if value is not None and "\x00" in value:
+            setattr(frame, name, _nul_free(value))
 
 
 class Store:
@@ -120,7 +131,7 @@ class Store:
         """Insert or update enterprises, points and limits; returns counts of added/changed/unchanged points."""
         now = int(time.time() * 1e6)
         counts = {"added": 0, "changed": 0, "unchanged": 0}
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ent_ids = {r.name: r.id for r in conn.execute(select(s.enterprises.c.name, s.enterprises.c.id))}
             for p in points:
                 e = p.enterprise
@@ -220,11 +231,16 @@ class Store:
         if not batch:
             return []
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 self._lock(conn)
                 return self._write(conn, batch)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            # the bulk paths call the driver directly, so its own errors (sqlite3, psycopg) arrive unwrapped
             raise StoreError(f"write failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def _writing(self) -> Any:
+        """A write transaction (on SQLite: BEGIN IMMEDIATE)."""
+        return self.engine.execution_options(envtrust_write=True).begin()
 
     def _lock(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
@@ -241,28 +257,33 @@ class Store:
         seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
         digests = list({f.digest for f, _ in batch})
         known: dict[bytes, int] = {}  # digest -> first accepted copy
-        seen: set[bytes] = set()  # digests stored in any status (for imports)
+        imported: set[tuple[bytes, str]] = set()  # (digest, peer) of records imported from files
+        want_peers = any(f.skip_if_known for f, _ in batch)
         for i in range(0, len(digests), 500):
             part = digests[i : i + 500]
             q = (
-                select(s.frames.c.digest, s.frames.c.status, func.min(s.frames.c.id))
-                .where(s.frames.c.digest.in_(part))
-                .group_by(s.frames.c.digest, s.frames.c.status)
+                select(s.frames.c.digest, func.min(s.frames.c.id))
+                .where(s.frames.c.digest.in_(part), s.frames.c.status == "ok")
+                .group_by(s.frames.c.digest)
             )
-            for d, st, first_id in conn.execute(q):
-                seen.add(bytes(d))
-                if st == "ok":
-                    known[bytes(d)] = first_id
+            known.update((bytes(d), first_id) for d, first_id in conn.execute(q))
+            if want_peers:
+                q2 = select(s.frames.c.digest, s.frames.c.peer).where(
+                    s.frames.c.digest.in_(part), s.frames.c.origin == "import"
+                )
+                imported.update((bytes(d), peer) for d, peer in conn.execute(q2))
         frame_rows: list[tuple[Any, ...]] = []
         chain_rows: list[tuple[int, str, bytes]] = []
         reading_rows: list[tuple[Any, ...]] = []
         results: list[WriteResult] = []
         owners: list[int] = []  # index into results for each reading row
         for frame, readings in batch:
-            if frame.skip_if_known and frame.digest in seen:
-                results.append(WriteResult(None, "known"))
-                continue
-            seen.add(frame.digest)
+            if frame.skip_if_known:
+                # an import skips what the same file line stored before; a repeat on another line is a copy
+                if (frame.digest, frame.peer) in imported:
+                    results.append(WriteResult(None, "known"))
+                    continue
+                imported.add((frame.digest, frame.peer))
             first = known.get(frame.digest) if frame.status != "quarantine" else None
             fid = next_id
             next_id += 1
@@ -273,6 +294,8 @@ class Store:
                 else:
                     known[frame.digest] = fid
             frame.status = status
+            if frame.format != "csv":
+                _clean_text(frame)
             frame_rows.append(
                 (
                     fid,
@@ -541,7 +564,14 @@ class Store:
                 yield r.seq, r.entry, bytes(r.hash)
 
     def verify_chain(self) -> tuple[bool, int, str]:
-        """Recompute the hash chain; returns (intact, entries checked, message)."""
+        """Recompute the hash chain; returns (intact, entries checked, message).
+
+        Every frame is written with its entry in one transaction, so the log has at least as many entries as
+        there are frames (counted first: writes going on meanwhile only add entries).  This catches a
+        removed newest entry, which the chain alone cannot show.
+        """
+        with self.engine.connect() as conn:
+            stored_frames = int(conn.execute(select(func.count()).select_from(s.frames)).scalar_one())
         prev = GENESIS
         n = 0
         expected_seq = 1
@@ -553,6 +583,8 @@ class Store:
             prev = h
             n += 1
             expected_seq += 1
+        if n < stored_frames:
+            return False, n, f"{stored_frames} frames are stored but the log has only {n} entries"
         return True, n, "intact"
 
     def reading_count(self) -> int:
@@ -578,7 +610,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # writers take the write lock up front (ids and the chain head are read inside the transaction);
+    # readers begin deferred so they never block the gateway's writes (WAL)
+    if conn.get_execution_options().get("envtrust_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -594,27 +631,42 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _shown(url: str) -> str:
+    """The URL for messages, without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open (and by default create or upgrade) the database at a SQLAlchemy URL."""
+    engine: Engine | None = None
     try:
         engine = make_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except (OperationalError, SQLAlchemyError) as exc:
+        if engine is not None:
+            engine.dispose()
         raise StoreError(
-            f"cannot open database {url}: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}"
+            f"cannot open database {_shown(url)}: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}"
         ) from None
     except ModuleNotFoundError as exc:
-        raise StoreError(f"cannot open database {url}: driver missing ({exc.name})") from None
-    if migrate:
-        from .migrate import upgrade
+        raise StoreError(f"cannot open database {_shown(url)}: driver missing ({exc.name})") from None
+    try:
+        if migrate:
+            from .migrate import upgrade
 
-        upgrade(engine)
-    else:
-        from .migrate import check_current
+            upgrade(engine)
+        else:
+            from .migrate import check_current
 
-        if not check_current(engine):
-            raise SchemaError(
-                f"database {url} is not at the current schema version; run any command that migrates"
-            )
+            if not check_current(engine):
+                raise SchemaError(
+                    f"database {_shown(url)} is not at the current schema version; run any command that migrates"
+                )
+    except BaseException:
+        engine.dispose()  # no pooled connection outlives a refused open
+        raise
     return Store(engine)

@@ -43,4 +43,4 @@ def check_current(engine: Engine) -> bool:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     if revision == "head" and check_current(engine):
         return
-    command.upgrade(_config(engine), revision)
+    command.upgrade(_config(engine.execution_options(envtrust_write=True)), revision)

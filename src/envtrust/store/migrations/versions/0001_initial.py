@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("eflag", sa.Text()),
         sa.Column("extra", sa.Text()),
         sa.PrimaryKeyConstraint("mn", "kind", "pollutant", "data_time", name="pk_readings"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_readings_frame", "readings", ["frame_id"])
     op.create_table(
