@@ -453,7 +453,7 @@ def simulate(
         f"simulating {len(points)} data loggers → {host}:{port} (seed {seed}, speed ×{speed:g}). Ctrl-C stops."
     )
     stats = _run(main())
-    err.print(f"fleet stopped: {stats}")
+    err.print(f"fleet stopped: {stats.summary()}")
 
 
 # ----------------------------------------------------------------------------------------------- demo

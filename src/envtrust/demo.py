@@ -15,7 +15,6 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from .hj212.codes import pollutant
 from .ingest.server import Gateway
 from .registry import load_registry
 from .services import Ingest
@@ -23,6 +22,16 @@ from .sim import demo_registry_path
 from .sim.fleet import run_fleet
 from .store import open_store
 
+LABELS = {
+    "a21026": "SO₂",
+    "a21002": "NOx",
+    "a34013": "颗粒物",
+    "a19001": "O₂%",
+    "w01018": "COD",
+    "w21003": "氨氮",
+    "w21011": "总磷",
+    "w01001": "pH",
+}
 SHOWN = {"gas": ("a21026", "a21002", "a34013", "a19001"), "water": ("w01018", "w21003", "w21011", "w01001")}
 
 
@@ -36,29 +45,34 @@ def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: flo
         f"duplicates {st.duplicates} · connections {gw.stats.connections} · log {st.chain_length} entries"
     )
     table = Table(expand=True, header_style="bold")
-    for col in ("企业 enterprise", "点位 point", "frames", "last data", "latest real-time values"):
+    for col in (
+        "企业 enterprise",
+        "点位 point",
+        "帧 frames",
+        "最新 last data",
+        "实时值/限值 real-time value/limit",
+    ):
         table.add_column(col, overflow="fold")
     now = time.time()
     for r in rows:
         last = r["last_received_us"]
         age = f"{now - last / 1e6:4.0f} s ago" if last else "[red]no data[/]"
+        limits = r["limits"]
         vals = []
         for code in SHOWN.get(r["medium"], ()):
             v = r["latest"].get(code)
             if v is None or v[0] is None:
                 continue
-            meta = pollutant(code)
-            name = meta.en if meta else code
-            flag = v[2] or "N"
-            colour = "" if flag == "N" else "[yellow]"
-            vals.append(f"{colour}{name} {v[0]:.1f}{'' if flag == 'N' else ' ' + flag}")
-        table.add_row(
-            r["enterprise"],
-            r["name"],
-            str(r["frames"]),
-            age,
-            "  ".join(v + ("[/]" if v.startswith("[") else "") for v in vals),
-        )
+            rtd, zs, flag = v[0], v[1], v[2] or "N"
+            shown = zs if zs is not None else rtd  # limits apply to the converted value
+            limit = limits.get(code)
+            text = f"{LABELS.get(code, code)} {shown:.1f}" + (f"/{limit:g}" if limit is not None else "")
+            if flag != "N":
+                text = f"[yellow]{text} {flag}[/]"
+            elif limit is not None and shown > limit:
+                text = f"[bold red]{text}[/]"
+            vals.append(text)
+        table.add_row(r["enterprise"], r["name"], str(r["frames"]), age, "  ".join(vals))
     ev = "\n".join(events) or "—"
     return Group(Panel(head, title="what is running"), table, Panel(ev, title="fleet events", height=8))
 
@@ -117,5 +131,5 @@ async def run_demo(
         st = store.status()
         store.close()
         console.print(
-            f"stopped cleanly: fleet {stats}; stored {st.frames} frames, {st.readings} readings in {db}"
+            f"stopped cleanly: fleet {stats.summary()}; stored {st.frames} frames, {st.readings} readings in {db}"
         )

@@ -58,6 +58,37 @@ def parse_iso_time(text: str, zone: str) -> int | None:
     return int(value.timestamp())
 
 
+_NUMERIC = tuple(SUFFIX_COLUMNS.items())
+
+
+def _item_values(
+    item: hj212.Item, notes: list[str]
+) -> tuple[dict[str, float | None], str | None, str | None, str | None]:
+    """Value columns, Flag, EFlag and the JSON of every other suffix of one item (the general path)."""
+    values: dict[str, float | None] = {}
+    extra: dict[str, str] = {}
+    flag = eflag = None
+    for suffix, text in item.values.items():
+        col = SUFFIX_COLUMNS.get(suffix)
+        if col is not None:
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):  # NaN and infinities are kept as sent, like any other non-number
+                values[col] = number
+                continue
+            notes.append(f"{item.code_raw}-{suffix}={text!r} is not a number")
+        if suffix == "Flag":
+            flag = text
+        elif suffix == "EFlag":
+            eflag = text
+        else:
+            extra[suffix] = text
+    extra_text = json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None
+    return values, flag, eflag, extra_text
+
+
 def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], list[str]]:
     """The reading rows a data frame carries (2011/2051/2061/2031), and notes on what could not be used.
 
@@ -75,26 +106,20 @@ def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], lis
     data_time = to_utc_epoch(local, point.timezone)
     rows = []
     for item in frame.items:
-        values: dict[str, float | None] = {}
-        extra: dict[str, str] = {}
-        flag = eflag = None
-        for suffix, text in item.values.items():
-            col = SUFFIX_COLUMNS.get(suffix)
-            if col is not None:
-                try:
-                    number = float(text)
-                except ValueError:
-                    number = math.nan
-                if math.isfinite(number):  # NaN and infinities are kept as sent, like any other non-number
-                    values[col] = number
-                    continue
-                notes.append(f"{item.code_raw}-{suffix}={text!r} is not a number")
-            if suffix == "Flag":
-                flag = text
-            elif suffix == "EFlag":
-                eflag = text
-            else:
-                extra[suffix] = text
+        vals = item.values
+        values: dict[str, float | None] | None
+        try:  # fast path: every suffix is a value column, Flag or EFlag, and every value a finite number
+            values = {col: float(vals[suffix]) for suffix, col in _NUMERIC if suffix in vals}
+        except ValueError:
+            values = None
+        if (
+            values is not None
+            and len(values) + ("Flag" in vals) + ("EFlag" in vals) == len(vals)
+            and all(map(math.isfinite, values.values()))  # type: ignore[arg-type]
+        ):
+            flag, eflag, extra_text = vals.get("Flag"), vals.get("EFlag"), None
+        else:
+            values, flag, eflag, extra_text = _item_values(item, notes)
         rows.append(
             ReadingRow(
                 mn=point.mn,
@@ -105,7 +130,7 @@ def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], lis
                 values=values,
                 flag=flag,
                 eflag=eflag,
-                extra=json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None,
+                extra=extra_text,
             )
         )
     return rows, notes

@@ -533,6 +533,13 @@ class Store:
             )
             for r in conn.execute(q):
                 latest.setdefault(r.mn, {})[r.pollutant] = (r.rtd, r.zs_rtd, r.flag, r.data_time)
+            limits: dict[str, dict[str, float]] = {}
+            for lim in conn.execute(
+                select(s.points.c.mn, s.limits.c.pollutant, s.limits.c.value).join(
+                    s.limits, s.limits.c.point_id == s.points.c.id
+                )
+            ):
+                limits.setdefault(lim.mn, {})[lim.pollutant] = lim.value
             rows = []
             for p in conn.execute(
                 select(
@@ -554,6 +561,7 @@ class Store:
                         "frames": n,
                         "last_received_us": last,
                         "latest": latest.get(p.mn, {}),
+                        "limits": limits.get(p.mn, {}),
                     }
                 )
         return rows
