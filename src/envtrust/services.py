@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -61,6 +62,65 @@ def parse_iso_time(text: str, zone: str) -> int | None:
 _NUMERIC = tuple(SUFFIX_COLUMNS.items())
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to read the readings of every frame whose CP has the same keys in the same order.
+
+    Loggers send the same layout frame after frame, so the layout is analysed once: ``numbers`` picks every
+    numeric value text out of the CP values in one C-level call, and ``items`` says for each factor which
+    columns its numbers fill and where its Flag/EFlag are (the index of a trailing None when absent).
+    """
+
+    numbers: Callable[[list[str | None]], tuple[str, ...]]
+    count: int
+    items: tuple[tuple[str, str, tuple[str, ...], int, int, int, int], ...]
+
+
+_PLANS: dict[tuple[object, ...], _Plan | None] = {}
+_PLAN_LIMIT = 4096
+
+
+def _plan(frame: hj212.Frame) -> _Plan | None:
+    keys = tuple(frame.data)
+    cache_key = (keys, frame.version, frame.fields.get("ST"))
+    plan = _PLANS.get(cache_key, _MISSING)
+    if plan is not _MISSING:
+        return plan  # type: ignore[return-value]
+    built = _build_plan(frame, keys)
+    if len(_PLANS) >= _PLAN_LIMIT:
+        _PLANS.clear()
+    _PLANS[cache_key] = built
+    return built
+
+
+_MISSING = object()
+
+
+def _build_plan(frame: hj212.Frame, keys: tuple[str, ...]) -> _Plan | None:
+    position = {k: i for i, k in enumerate(keys)}
+    absent = len(keys)  # the index of the None appended to the values
+    picks: list[int] = []
+    items = []
+    for item in frame.items:
+        columns = []
+        start = len(picks)
+        for suffix in item.values:
+            col = SUFFIX_COLUMNS.get(suffix)
+            if col is not None:
+                columns.append(col)
+                picks.append(position[f"{item.code_raw}-{suffix}"])
+            elif suffix not in ("Flag", "EFlag"):
+                return None  # other suffixes go to `extra`: the general path
+        flag_at = position.get(f"{item.code_raw}-Flag", absent)
+        eflag_at = position.get(f"{item.code_raw}-EFlag", absent)
+        items.append((item.code, item.code_raw, tuple(columns), start, len(picks), flag_at, eflag_at))
+    if not picks:
+        return None
+    getter = operator.itemgetter(*picks)
+    numbers = getter if len(picks) > 1 else (lambda texts: (getter(texts),))
+    return _Plan(numbers=numbers, count=len(picks), items=tuple(items))
+
+
 def _item_values(
     item: hj212.Item, notes: list[str]
 ) -> tuple[dict[str, float | None], str | None, str | None, str | None]:
@@ -104,22 +164,33 @@ def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], lis
     if local is None:
         return [], [f"DataTime {dt_text!r} is not a time; no readings stored"]
     data_time = to_utc_epoch(local, point.timezone)
+    plan = _plan(frame)
+    if plan is not None:
+        texts = [*frame.data.values(), None]
+        try:
+            numbers = tuple(map(float, plan.numbers(texts)))
+        except (TypeError, ValueError):
+            numbers = ()
+        if len(numbers) == plan.count and all(map(math.isfinite, numbers)):
+            rows = []
+            for code, code_raw, columns, start, end, flag_at, eflag_at in plan.items:
+                rows.append(
+                    ReadingRow(
+                        mn=point.mn,
+                        kind=kind,
+                        pollutant=code,
+                        data_time=data_time,
+                        code_raw=code_raw,
+                        values=dict(zip(columns, numbers[start:end], strict=True)),
+                        flag=texts[flag_at],
+                        eflag=texts[eflag_at],
+                    )
+                )
+            return rows, notes
+    # the general path: unusual suffixes, values that are not numbers, text that needs escaping
     rows = []
     for item in frame.items:
-        vals = item.values
-        values: dict[str, float | None] | None
-        try:  # fast path: every suffix is a value column, Flag or EFlag, and every value a finite number
-            values = {col: float(vals[suffix]) for suffix, col in _NUMERIC if suffix in vals}
-        except ValueError:
-            values = None
-        if (
-            values is not None
-            and len(values) + ("Flag" in vals) + ("EFlag" in vals) == len(vals)
-            and all(map(math.isfinite, values.values()))  # type: ignore[arg-type]
-        ):
-            flag, eflag, extra_text = vals.get("Flag"), vals.get("EFlag"), None
-        else:
-            values, flag, eflag, extra_text = _item_values(item, notes)
+        values, flag, eflag, extra_text = _item_values(item, notes)
         rows.append(
             ReadingRow(
                 mn=point.mn,

@@ -92,20 +92,63 @@ class Frame:
     """A well-formed frame.  ``raw`` is every byte received for it, from ``##`` to the CRLF (if any).
 
     ``fields`` holds the header fields as sent (QN, ST, CN, PW, MN, Flag, PNUM, PNO and any other);
-    ``cp`` the plain CP fields (``DataTime``, ``QnRtn``, ``RtdInterval`` …); ``items`` the factor groups in
-    order.  ``warnings`` lists every departure from the standard that was tolerated (lower-case CRC, missing
-    CRLF, Modbus CRC accepted for a device in compatibility mode, length counted in characters, …).
-    Treat as immutable.
+    ``data`` every CP entry as sent, in order (``DataTime``, ``a21026-Avg`` …).  From it, computed once on
+    first use: ``cp``, the plain CP fields (``DataTime``, ``QnRtn``, ``RtdInterval`` …), and ``items``, the
+    factor groups in order (2005 codes mapped).  ``warnings`` lists every departure from the standard that
+    was tolerated (lower-case CRC, missing CRLF, Modbus CRC accepted for a device in compatibility mode,
+    length counted in characters, …).  Treat as immutable.
     """
 
     raw: bytes
     segment: bytes
     fields: dict[str, str]
-    cp: dict[str, str]
-    items: tuple[Item, ...]
+    data: dict[str, str]
     version: Version | None
     crc_variant: str  # "hj212" or "modbus"
     warnings: tuple[str, ...] = ()
+    _cp: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _items: tuple[Item, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def cp(self) -> dict[str, str]:
+        if self._cp is None:
+            self._group()
+        assert self._cp is not None
+        return self._cp
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        if self._items is None:
+            self._group()
+        assert self._items is not None
+        return self._items
+
+    def _group(self) -> None:
+        from .codes import map_2005_code
+
+        cp: dict[str, str] = {}
+        groups: dict[str, dict[str, str]] = {}
+        for key, value in self.data.items():
+            code, dash, suffix = key.partition("-")
+            if dash:
+                values = groups.get(code)
+                if values is None:
+                    values = groups[code] = {}
+                values[suffix] = value
+            else:
+                cp[key] = value
+        legacy = self.version is Version.HJT212_2005
+        st = self.fields.get("ST")
+        items = []
+        for code, values in groups.items():
+            mapped = (map_2005_code(code, st) or code) if legacy else code
+            items.append(Item(code=mapped, values=values, code_raw=code))
+        self._cp = cp
+        self._items = tuple(items)
+
+    @property
+    def data_time(self) -> str | None:
+        return self.data.get("DataTime")
 
     @property
     def qn(self) -> str | None:
@@ -151,10 +194,6 @@ class Frame:
     def pno(self) -> int | None:
         text = self.fields.get("PNO")
         return int(text) if text is not None and text.isdigit() else None
-
-    @property
-    def data_time(self) -> str | None:
-        return self.cp.get("DataTime")
 
     @property
     def crc_ok(self) -> bool:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from .codes import map_2005_code
 from .crc import crc16, crc16_modbus
-from .model import ERROR_REPLY_CODES, Frame, FrameError, Item, QnRtn, Version
+from .model import ERROR_REPLY_CODES, Frame, FrameError, QnRtn, Version
 
 __all__ = ["MAX_SEGMENT", "parse_frame", "parse_segment_text"]
 
@@ -83,10 +82,8 @@ def _split_cp(cp: str) -> list[str]:
     return out
 
 
-def parse_segment_text(
-    text: str, warnings: list[str]
-) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]] | str:
-    """Split a data segment into (header fields, CP fields, items by raw code) or return an error reason."""
+def parse_segment_text(text: str, warnings: list[str]) -> tuple[dict[str, str], dict[str, str]] | str:
+    """Split a data segment into (header fields, every CP entry in order) or return an error reason."""
     cp_at = text.find("CP=")
     if cp_at < 0:
         return "no CP= field"
@@ -105,11 +102,9 @@ def parse_segment_text(
         body = body[:-2]
     else:
         warnings.append("CP not closed by &&")
-    cp: dict[str, str] = {}
-    groups: dict[str, dict[str, str]] = {}
-    if not body:
-        return fields, cp, groups
     flat: dict[str, str] | None = None
+    if not body:
+        return fields, {}
     if "//" not in body and " " not in body:
         # fast path: every pair is key=value with no spaces, no log text, no empty or duplicate pairs
         parts = body.replace(",", ";").replace("=", ";").split(";")
@@ -132,33 +127,18 @@ def parse_segment_text(
                 warnings.append(f"duplicate CP entry {key}")
                 continue
             flat[key] = value.strip()
-    for key, value in flat.items():
-        code, dash, suffix = key.partition("-")
-        if dash:
-            values = groups.get(code)
-            if values is None:
-                values = groups[code] = {}
-            values[suffix] = value
-        else:
-            cp[key] = value
-    return fields, cp, groups
+    return fields, flat
 
 
-def _non_ascii_outside_info(
-    fields: dict[str, str], cp: dict[str, str], groups: dict[str, dict[str, str]]
-) -> str:
+def _non_ascii_outside_info(fields: dict[str, str], data: dict[str, str]) -> str:
     for key, value in fields.items():
         if not (key.isascii() and value.isascii()):
             return f"header field {key}"
-    for key, value in cp.items():
-        if not (key.isascii() and value.isascii()):
-            return f"CP field {key}"
-    for code, values in groups.items():
-        if not code.isascii():
-            return f"item code {code}"
-        for suffix, value in values.items():
-            if suffix != "Info" and not (suffix.isascii() and value.isascii()):
-                return f"item {code}-{suffix}"
+    for key, value in data.items():
+        if not key.isascii():
+            return f"item code {key.partition('-')[0]}" if "-" in key else f"CP field {key}"
+        if not value.isascii() and not key.endswith("-Info"):
+            return f"CP field {key}" if "-" not in key else f"item {key}"
     return ""
 
 
@@ -280,8 +260,8 @@ def parse_frame(
         warnings.append("lower-case CRC hex")
     if isinstance(parsed, str):
         return _error(raw, "bad_cp", parsed, _best_effort_fields(segment), crc_ok=variant == "hj212")
-    fields, cp, groups = parsed
-    where = _non_ascii_outside_info(fields, cp, groups) if not text.isascii() else ""
+    fields, data = parsed
+    where = _non_ascii_outside_info(fields, data) if not text.isascii() else ""
     if where:
         return _error(
             raw, "non_ascii", f"non-ASCII text in {where} (only -Info may carry UTF-8)", fields, crc_ok=True
@@ -292,22 +272,11 @@ def parse_frame(
     if "MN" not in fields or "CN" not in fields:
         missing = " and ".join(k for k in ("MN", "CN") if k not in fields)
         return _error(raw, "bad_header", f"header has no {missing}", fields, crc_ok=True)
-    items: list[Item] = []
-    legacy = version is Version.HJT212_2005
-    st = fields.get("ST")
-    for code, values in groups.items():
-        mapped = code
-        if legacy:
-            new = map_2005_code(code, st)
-            if new is not None:
-                mapped = new
-        items.append(Item(code=mapped, values=values, code_raw=code))
     return Frame(
         raw=raw,
         segment=segment,
         fields=fields,
-        cp=cp,
-        items=tuple(items),
+        data=data,
         version=version,
         crc_variant=variant,
         warnings=tuple(warnings),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .model import Frame, Item
+from .model import Frame
 
 __all__ = ["Reassembler", "merge_fragments"]
 
@@ -25,18 +25,19 @@ def merge_fragments(parts: list[Frame]) -> Frame:
     """One frame from fragments in PNO order: items concatenated; raw bytes joined; PNUM/PNO dropped."""
     first = parts[0]
     fields = {k: v for k, v in first.fields.items() if k not in ("PNUM", "PNO")}
-    items: list[Item] = []
-    warnings: list[str] = []
-    for part in parts:
-        items.extend(part.items)
+    data = dict(first.data)
+    warnings: list[str] = list(first.warnings)
+    for part in parts[1:]:
+        for key, value in part.data.items():
+            if "-" in key:  # items; the plain fields (DataTime …) are the first fragment's
+                data.setdefault(key, value)
         warnings.extend(part.warnings)
     warnings.append(f"reassembled from {len(parts)} packets")
     return Frame(
         raw=b"".join(p.raw for p in parts),
         segment=b"".join(p.segment for p in parts),
         fields=fields,
-        cp=dict(first.cp),
-        items=tuple(items),
+        data=data,
         version=first.version,
         crc_variant="modbus" if any(p.crc_variant == "modbus" for p in parts) else first.crc_variant,
         warnings=tuple(dict.fromkeys(warnings)),

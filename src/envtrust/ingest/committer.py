@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.stats = CommitStats()
         self._cond = threading.Condition()
-        self._pending: list[tuple[Sequence[Prepared], Done]] = []
+        self._pending: deque[tuple[Sequence[Prepared], Done]] = deque()
+        self._staged: list[tuple[Sequence[Prepared], Done]] = []  # gathered on the loop, handed over together
         self._pending_records = 0
         self._closing = False
         self._idle = threading.Event()
@@ -50,11 +52,25 @@ class GroupCommitter:
         return self._pending_records
 
     def submit(self, records: Sequence[Prepared], done: Done) -> None:
+        """Queue records from the event loop; they reach the writer once per loop iteration, all together."""
+        if self._closing:
+            raise RuntimeError("committer is closed")
+        if not self._staged:
+            self.loop.call_soon(self._hand_over)
+        self._staged.append((records, done))
+
+    def hand_over_now(self) -> None:
+        """Give the writer what the loop has gathered so far (on the loop's thread)."""
+        if self._staged:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, []
         with self._cond:
-            if self._closing:
-                raise RuntimeError("committer is closed")
-            self._pending.append((records, done))
-            self._pending_records += len(records)
+            self._pending.extend(staged)
+            self._pending_records += sum(len(r) for r, _ in staged)
             self._idle.clear()
             self._cond.notify()
 
@@ -70,7 +86,7 @@ class GroupCommitter:
                 work: list[tuple[Sequence[Prepared], Done]] = []
                 n = 0
                 while self._pending and (n == 0 or n + len(self._pending[0][0]) <= self.max_batch):
-                    item = self._pending.pop(0)
+                    item = self._pending.popleft()
                     work.append(item)
                     n += len(item[0])
                 self._pending_records -= n
@@ -96,7 +112,8 @@ class GroupCommitter:
                 self.loop.call_soon_threadsafe(_deliver, calls)
 
     def close(self, timeout: float | None = None) -> None:
-        """Commit everything submitted so far, then stop the writer thread."""
+        """Commit everything handed over so far, then stop the writer thread (call :meth:`hand_over_now` first
+        on the loop's thread)."""
         with self._cond:
             self._closing = True
             self._cond.notify()

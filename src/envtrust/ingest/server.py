@@ -211,6 +211,7 @@ class Gateway:
         for conn in list(self._conns):
             if conn.transport is not None and not conn.transport.is_closing():
                 conn.transport.pause_reading()
+        self.committer.hand_over_now()
         await asyncio.to_thread(self.committer.close)
         for _ in range(3):  # let the writer's last acknowledgements run on the loop
             await asyncio.sleep(0)
