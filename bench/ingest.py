@@ -108,20 +108,9 @@ def bench_parser() -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ raw baseline
-def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
-    """Insert the frame and reading rows envtrust would store, with plain sqlite3, same schema and durability."""
-    from sqlalchemy import create_engine
-
-    from envtrust.store.schema import metadata
-
-    url = f"sqlite:///{path}"
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
+def _raw_rows(frames: list[bytes]) -> list[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
+    """The frame and reading rows envtrust stores for these frames, computed outside the timing."""
     point = parse_registry(registry_text(1))[0]
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=FULL")
     rows = []
     for fid, raw in enumerate(frames, 1):
         f = hj212.parse_frame(raw)
@@ -147,6 +136,7 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
             None,
             None,
         )
+        cols = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
         rrows = [
             (
                 r.mn,
@@ -155,10 +145,7 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
                 r.data_time,
                 fid,
                 r.code_raw,
-                *(
-                    r.values.get(c)
-                    for c in ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
-                ),
+                *(r.values.get(c) for c in cols),
                 r.flag,
                 r.eflag,
                 r.extra,
@@ -166,6 +153,22 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
             for r in readings
         ]
         rows.append((frow, rrows))
+    return rows
+
+
+def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
+    """Insert the frame and reading rows envtrust would store, with plain sqlite3, same schema and durability."""
+    from sqlalchemy import create_engine
+
+    from envtrust.store.schema import metadata
+
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    engine.dispose()
+    rows = _raw_rows(frames)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
     fsql = "INSERT INTO frames VALUES (" + ",".join(["?"] * 18) + ")"
     rsql = "INSERT OR IGNORE INTO readings VALUES (" + ",".join(["?"] * 18) + ")"
     csql = "INSERT INTO chain VALUES (?, ?, ?)"
@@ -183,6 +186,46 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
     elapsed = time.perf_counter() - t0
     con.close()
     return done / elapsed
+
+
+def raw_postgres(url: str, frames: list[bytes], seconds: float) -> float:
+    """The same rows with plain psycopg COPY (one transaction per 1,000 frames) into a fresh schema."""
+    import psycopg
+    from sqlalchemy import create_engine
+
+    from envtrust.store.schema import metadata
+
+    db, drop = fresh_postgres_schema(url, 0)
+    try:
+        engine = create_engine(db.replace("postgresql://", "postgresql+psycopg://", 1))
+        metadata.create_all(engine)
+        engine.dispose()
+        rows = _raw_rows(frames)
+        schema = db.rsplit("%3D", 1)[1]
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        done = 0
+        with psycopg.connect(plain) as con:
+            con.execute(f"SET search_path TO {schema}")
+            t0 = time.perf_counter()
+            batch = 1000
+            while time.perf_counter() - t0 < seconds and done + batch <= len(rows):
+                part = rows[done : done + batch]
+                with con.transaction(), con.cursor() as cur:
+                    with cur.copy("COPY frames FROM STDIN") as cp:
+                        for f, _ in part:
+                            cp.write_row(f)
+                    with cur.copy("COPY readings FROM STDIN") as cp:
+                        for _, rs in part:
+                            for r in rs:
+                                cp.write_row(r)
+                    with cur.copy("COPY chain FROM STDIN") as cp:
+                        for f, _ in part:
+                            cp.write_row((f[0], "{}", b"\0" * 32))
+                done += batch
+            elapsed = time.perf_counter() - t0
+        return done / elapsed
+    finally:
+        drop()  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------------------------------ end to end
@@ -274,6 +317,23 @@ def end_to_end(db: str, workdir: Path, conns: int, window: int, seconds: float, 
     return float(rate)
 
 
+def fresh_postgres_schema(url: str, n: int) -> tuple[str, object]:
+    """A new schema for one run, so that each run starts empty; returns its URL and a function dropping it."""
+    import psycopg
+
+    schema = f"envtrust_bench_{os.getpid()}_{n}"
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default=None, help="database URL for end-to-end (default: a fresh SQLite file)")
@@ -293,14 +353,30 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             frames = [minute_frame(mn_of(0), i) for i in range(60000)]
-            raw = raw_sqlite(work / "raw.db", frames, args.seconds)
-            results["raw_sqlite_frames_per_s"] = raw
-            print(f"raw sqlite3 inserts of the same rows: {raw:,.0f} frames/s")
+            if args.db and args.db.startswith("postgres"):
+                raw = raw_postgres(args.db, frames, args.seconds)
+                results["raw_postgres_copy_frames_per_s"] = raw
+                print(f"raw psycopg COPY of the same rows: {raw:,.0f} frames/s")
+            else:
+                raw = raw_sqlite(work / "raw.db", frames, args.seconds)
+                results["raw_sqlite_frames_per_s"] = raw
+                print(f"raw sqlite3 inserts of the same rows: {raw:,.0f} frames/s")
             e2e = {}
             for conns in [int(c) for c in args.conns.split(",")]:
                 window = {1: 500, 100: 20}.get(conns, max(2, 2000 // conns))
-                db = args.db or f"sqlite:///{work / f'e2e{conns}.db'}"
-                rate = end_to_end(db, work, conns, window, args.seconds, mns=min(conns, 1000))
+                if args.db:
+                    db, drop = (
+                        fresh_postgres_schema(args.db, conns)
+                        if args.db.startswith("postgres")
+                        else (args.db, None)
+                    )
+                else:
+                    db, drop = f"sqlite:///{work / f'e2e{conns}.db'}", None
+                try:
+                    rate = end_to_end(db, work, conns, window, args.seconds, mns=min(conns, 1000))
+                finally:
+                    if drop:
+                        drop()
                 e2e[conns] = {"frames_per_s": rate, "window": window, "ratio_to_raw": rate / raw}
                 print(
                     f"end to end, {conns:>5} connections (window {window}): {rate:,.0f} frames/s "
@@ -309,7 +385,8 @@ def main() -> None:
             results["end_to_end"] = e2e
     out = ROOT / "out"
     out.mkdir(exist_ok=True)
-    (out / "ingest.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    name = "ingest-postgres.json" if args.db and args.db.startswith("postgres") else "ingest.json"
+    (out / name).write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
