@@ -313,6 +313,21 @@ async def load(port: int, conns: int, acked: set[str], stop: asyncio.Event) -> N
     await asyncio.gather(*(logger(k) for k in range(conns)), return_exceptions=True)
 
 
+async def load_then(
+    port: int, conns: int, acked: set[str], target: int, act: Callable[[], None], stop_load: bool = True
+) -> None:
+    """Run the load until ``target`` frames are acknowledged (or 30 s), then ``act`` on the server."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(load(port, conns, acked, stop))
+    deadline = time.time() + 30
+    while len(acked) < target and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    act()
+    if stop_load:
+        stop.set()
+    await asyncio.wait_for(task, 30)
+
+
 def stored_segments(db_path: Path) -> set[str]:
     con = sqlite3.connect(db_path)
     try:
@@ -329,19 +344,9 @@ def test_kill_9_under_load_loses_no_acknowledged_frame(tmp_path: Path) -> None:
     db_path = tmp_path / "crash.db"
     proc, port = start_server(tmp_path, f"sqlite:///{db_path}")
     acked: set[str] = set()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(load(port, 20, acked, stop))
-        deadline = time.time() + 30
-        while len(acked) < 3000 and time.time() < deadline:
-            await asyncio.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)  # in the middle of the load
-        stop.set()
-        await asyncio.wait_for(task, 30)
-
     try:
-        asyncio.run(main())
+        # kill it in the middle of the load
+        asyncio.run(load_then(port, 20, acked, 3000, lambda: os.kill(proc.pid, signal.SIGKILL)))
     finally:
         stop_server(proc)
     assert len(acked) >= 1000, "the load did not get going"
@@ -354,18 +359,10 @@ def test_sigterm_shuts_down_cleanly_and_keeps_everything_acknowledged(tmp_path: 
     db_path = tmp_path / "term.db"
     proc, port = start_server(tmp_path, f"sqlite:///{db_path}")
     acked: set[str] = set()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(load(port, 10, acked, stop))
-        deadline = time.time() + 30
-        while len(acked) < 1000 and time.time() < deadline:
-            await asyncio.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(task, 30)
-
     try:
-        asyncio.run(main())
+        asyncio.run(
+            load_then(port, 10, acked, 1000, lambda: proc.send_signal(signal.SIGTERM), stop_load=False)
+        )
         assert proc.wait(timeout=30) == 0
     finally:
         stop_server(proc)

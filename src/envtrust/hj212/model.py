@@ -220,6 +220,12 @@ class FrameError:
     def mn(self) -> str | None:
         return self.fields.get("MN")
 
+    def reply(self) -> bytes | None:
+        """The 9011 refusal this error implies (QnRtn from :attr:`qn_rtn`), or None when nobody can be named."""
+        from .build import error_reply
+
+        return error_reply(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Garbage:
