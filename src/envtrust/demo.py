@@ -130,6 +130,7 @@ async def run_demo(
         await gw.close()
         st = store.status()
         store.close()
+        console.print()
         console.print(
             f"stopped cleanly: fleet {stats.summary()}; stored {st.frames} frames, {st.readings} readings in {db}"
         )
