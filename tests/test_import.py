@@ -17,6 +17,7 @@ from envtrust.ingest.importer import import_file
 from envtrust.registry import load_registry
 from envtrust.services import Ingest
 from envtrust.store import open_store
+from envtrust.verify import verify
 
 if TYPE_CHECKING:
     from conftest import FrameFactory
@@ -66,7 +67,7 @@ def test_a_frames_log_reports_problems_by_line_and_keeps_bytes_exactly(
     assert garbage["raw"] in data
     statuses = {n: by_raw[lines[n]]["status"] for n in (1, 2, 5, 7, 8, 9)}
     assert statuses == {1: "ok", 2: "ok", 5: "quarantine", 7: "quarantine", 8: "ok", 9: "ok"}
-    assert ingest.store.verify_chain() == (True, 7, "intact")
+    assert verify(ingest.store, None).ok
 
 
 def test_importing_the_same_file_twice_stores_nothing_the_second_time(
@@ -93,10 +94,10 @@ def test_importing_the_same_file_twice_stores_nothing_the_second_time(
     for again in second:
         assert again.already_stored == again.records > 0
         assert (again.stored, again.quarantined, again.readings_new, again.problems) == (0, 0, 0, [])
-    assert (after.frames, after.readings, after.chain_length) == (
+    assert (after.frames, after.readings, after.ledger_size) == (
         before.frames,
         before.readings,
-        before.chain_length,
+        before.ledger_size,
     )
 
 

@@ -31,6 +31,11 @@ registry_app = typer.Typer(
     help="The registry of enterprises, monitoring points (MN) and limits.", no_args_is_help=True
 )
 app.add_typer(registry_app, name="registry")
+keys_app = typer.Typer(help="Ed25519 keys of the ledger, of witnesses and of people.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+KeysOption = Annotated[
+    Path | None, typer.Option("--keys", help="Key directory (env ENVTRUST_KEYS, default ./keys).")
+]
 
 out = Console()
 err = Console(stderr=True)
@@ -183,7 +188,10 @@ def registry_load(
     try:
         points = load_registry(file)
         ingest = _open_ingest(db)
-        counts = ingest.load_registry(points)
+        try:
+            counts = ingest.load_registry(points)
+        finally:
+            ingest.store.close()
     except EnvtrustError as exc:
         raise _fail(exc) from None
     out.print(
@@ -200,7 +208,8 @@ def registry_list(
 ) -> None:
     """List the registered points."""
     try:
-        points = _open_ingest(db).store.points()
+        with _open_ingest(db).store as store:
+            points = store.points()
     except EnvtrustError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -244,12 +253,22 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import frames logs and CSV (mn,pollutant,time,value,flag[,kind]) through the gateway's service path."""
-    from .ingest.importer import import_file
-
     try:
         ingest = _open_ingest(db)
     except EnvtrustError as exc:
         raise _fail(exc) from None
+    try:
+        reports, failed = _import_all(ingest, files, as_json)
+    finally:
+        ingest.store.close()
+    _print_reports(reports, as_json)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _import_all(ingest: Any, files: list[Path], as_json: bool) -> tuple[list[Any], bool]:
+    from .ingest.importer import import_file
+
     reports = []
     failed = False
     total = sum(f.stat().st_size for f in files if f.is_file())
@@ -271,6 +290,10 @@ def import_(
             except EnvtrustError as exc:
                 err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
                 failed = True
+    return reports, failed
+
+
+def _print_reports(reports: list[Any], as_json: bool) -> None:
     for r in reports:
         if as_json:
             d = {
@@ -303,8 +326,6 @@ def import_(
             highlight=False,
             soft_wrap=True,
         )
-    if failed:
-        raise typer.Exit(2)
 
 
 # ----------------------------------------------------------------------------------------------- status
@@ -312,7 +333,8 @@ def import_(
 def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What is stored: frames, quarantined frames, readings, points, log length and head."""
     try:
-        st = _open_ingest(db).store.status()
+        with _open_ingest(db).store as store:
+            st = store.status()
     except EnvtrustError as exc:
         raise _fail(exc) from None
     last = (
@@ -328,8 +350,13 @@ def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")]
         "readings_by_kind": st.by_kind,
         "points": st.points,
         "enterprises": st.enterprises,
-        "log_length": st.chain_length,
-        "log_head": st.chain_head,
+        "ledger_size": st.ledger_size,
+        "checkpoint_size": st.checkpoint_size,
+        "checkpoint_root": st.checkpoint_root,
+        "checkpoint_time": datetime.fromtimestamp(st.checkpoint_us / 1e6, UTC).isoformat()
+        if st.checkpoint_us is not None
+        else None,
+        "cosignatures": st.cosignatures,
         "last_received": last,
     }
     if as_json:
@@ -339,6 +366,111 @@ def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")]
     for k, v in d.items():
         table.add_row(k, str(v))
     out.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- keys
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Key name, e.g. the ledger's origin or a witness's name.")],
+    keys: KeysOption = None,
+) -> None:
+    """Create an Ed25519 key pair (NAME.skey private, mode 0600; NAME.vkey public)."""
+    from .keys import create_key
+
+    try:
+        signer = create_key(name, keys)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    out.print(signer.verifier().vkey(), highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(keys: KeysOption = None) -> None:
+    """List the keys in the key directory."""
+    from .keys import list_keys
+
+    table = Table("name", "key hash", "private", "public key (vkey)")
+    for k in list_keys(keys):
+        table.add_row(k.name, k.key_hash, "yes" if k.private else "no", k.vkey)
+    out.print(table)
+
+
+@keys_app.command("export")
+def keys_export(name: Annotated[str, typer.Argument(help="Key name.")], keys: KeysOption = None) -> None:
+    """Print a key's public verifier key (to give to witnesses and verifiers)."""
+    from .keys import load_verifier
+
+    try:
+        out.print(load_verifier(name, keys).vkey(), highlight=False, soft_wrap=True)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+
+
+def log_signer(origin: str, keys: Path | None, *, create: bool) -> Any:
+    """The ledger's signing key (named after the origin); created on first use when ``create``."""
+    from .keys import ledger_signer
+
+    return ledger_signer(
+        origin,
+        keys,
+        create=create,
+        on_create=lambda d, v: err.print(f"created the ledger key {origin} in {d}; public key: {v}"),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- verify
+@app.command()
+def verify(
+    db: DbOption = None,
+    keys: KeysOption = None,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The ledger's public key: a .vkey file, a key name or a vkey."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the database against its ledger and signed checkpoints; exit 1 naming the first bad place."""
+    from .keys import load_verifier
+    from .store import open_store
+    from .verify import verify as run_verify
+
+    cfg = settings.load()
+    try:
+        verifier = load_verifier(log_key or cfg.origin, keys)
+        store = open_store(_db(db), migrate=False)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    with store, Progress(console=err, transient=True, disable=as_json) as progress:
+        task = progress.add_task("verifying", total=None)
+        report = run_verify(
+            store, verifier, progress=lambda what, n: progress.update(task, description=f"{what} {n}")
+        )
+    summary = {
+        "ok": report.ok,
+        "entries": report.entries,
+        "checkpoints": report.checkpoints,
+        "frames": report.frames,
+        "readings": report.readings,
+        "points": report.points,
+        "problems": [{"where": p.where, "what": p.what} for p in report.problems],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    else:
+        for p in report.problems:
+            out.print(f"[red]✗[/] {escape(str(p))}", soft_wrap=True)
+        verdict = (
+            "[green]intact[/]"
+            if report.ok
+            else f"[red]NOT intact[/]: first problem: {escape(str(report.problems[0]))}"
+        )
+        out.print(
+            f"{report.entries} ledger entries, {report.checkpoints} signed checkpoints, {report.frames} frames, "
+            f"{report.readings} readings, {report.points} points checked — {verdict}",
+            soft_wrap=True,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------------------------------------- serve
@@ -362,20 +494,33 @@ def serve(
     idle_timeout: Annotated[float, typer.Option(help="Close a connection silent this many seconds.")] = 600.0,
     max_connections: Annotated[int, typer.Option(help="Connections served at once.")] = 20000,
     max_segment: Annotated[int, typer.Option(help="Largest data segment accepted (standard: 1024).")] = 1024,
+    origin: Annotated[
+        str | None, typer.Option(help="The ledger's name in its checkpoints (env ENVTRUST_ORIGIN).")
+    ] = None,
+    keys: KeysOption = None,
+    checkpoint_interval: Annotated[
+        float, typer.Option(help="Seconds between signed checkpoints while entries arrive.")
+    ] = 5.0,
 ) -> None:
-    """Run the HJ 212 gateway: receive, store durably, then acknowledge.  Stops cleanly on SIGINT/SIGTERM."""
+    """Run the HJ 212 gateway: receive, store durably, then acknowledge.  Stops cleanly on SIGINT/SIGTERM.
+
+    The ledger is checkpointed (signed with the key named after the origin, created on first use) every few
+    seconds while entries arrive, and once more on shutdown.
+    """
     from .ingest.server import Gateway, GatewayLimits
     from .registry import load_registry
-    from .services import Ingest
+    from .services import Checkpointer, Ingest
     from .store import open_store
 
     cfg = settings.load()
     try:
         ingest = Ingest(open_store(_db(db)), max_segment=max_segment)
+        signer = log_signer(origin or cfg.origin, keys, create=True)
         if registry is not None:
             ingest.load_registry(load_registry(registry))
     except EnvtrustError as exc:
         raise _fail(exc) from None
+    checkpointer = Checkpointer(ingest.store, signer, origin or cfg.origin)
 
     async def main() -> None:
         gw = Gateway(
@@ -383,6 +528,8 @@ def serve(
             host or cfg.host,
             port if port is not None else cfg.port,
             GatewayLimits(idle_timeout=idle_timeout, max_connections=max_connections),
+            checkpointer=checkpointer,
+            checkpoint_interval=checkpoint_interval,
         )
         await gw.start()
         err.print(

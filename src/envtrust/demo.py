@@ -15,9 +15,11 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from . import settings
 from .ingest.server import Gateway
+from .keys import ledger_signer
 from .registry import load_registry
-from .services import Ingest
+from .services import Checkpointer, Ingest
 from .sim import demo_registry_path
 from .sim.fleet import run_fleet
 from .store import open_store
@@ -42,7 +44,7 @@ def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: flo
         f"[bold]envtrust demo[/] — gateway [cyan]{gw.address}[/] (HJ 212/TCP) · database [cyan]{db}[/] · "
         f"{len(rows)} points · up {int(time.time() - started)} s\n"
         f"frames stored [bold]{st.frames}[/] · readings [bold]{st.readings}[/] · quarantined {st.quarantined} · "
-        f"duplicates {st.duplicates} · connections {gw.stats.connections} · log {st.chain_length} entries"
+        f"duplicates {st.duplicates} · connections {gw.stats.connections} · ledger {st.ledger_size} entries, signed checkpoint at {st.checkpoint_size or 0}"
     )
     table = Table(expand=True, header_style="bold")
     for col in (
@@ -82,14 +84,21 @@ async def run_demo(
 ) -> None:
     store = open_store(db)
     ingest = Ingest(store)
+    origin = settings.load().origin
+    signer = ledger_signer(
+        origin,
+        create=True,
+        on_create=lambda d, v: console.print(f"created the ledger key {origin} in {d}: {v}"),
+    )
+    checkpointer = Checkpointer(store, signer, origin)
     points = load_registry(demo_registry_path())
     ingest.load_registry(points)
-    gw = Gateway(ingest, "127.0.0.1", port)
+    gw = Gateway(ingest, "127.0.0.1", port, checkpointer=checkpointer)
     try:
         await gw.start()
     except OSError:
         console.print(f"[yellow]port {port} is busy; using a free port instead[/]")
-        gw = Gateway(ingest, "127.0.0.1", 0)
+        gw = Gateway(ingest, "127.0.0.1", 0, checkpointer=checkpointer)
         await gw.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 from . import hj212
 from .hj212.codes import DATA_COMMANDS, DATA_FLAGS
+from .ledger.note import Checkpoint, Signer, sign_checkpoint
 from .registry import Point
 from .store import FrameRow, ReadingRow, Store, WriteResult
 from .store.schema import SUFFIX_COLUMNS
 
-__all__ = ["CSV_KINDS", "Ingest", "Prepared", "parse_iso_time", "readings_of", "to_utc_epoch"]
+__all__ = ["CSV_KINDS", "Checkpointer", "Ingest", "Prepared", "parse_iso_time", "readings_of", "to_utc_epoch"]
 
 _ZONES: dict[str, ZoneInfo] = {}
 CSV_KINDS = {
@@ -396,3 +397,22 @@ class _LiveSet:
 
     def __contains__(self, mn: object) -> bool:
         return mn in self._ingest.modbus_mns
+
+
+class Checkpointer:
+    """Signs checkpoints of the ledger (C2SP tlog-checkpoint as a signed note) whenever it has grown."""
+
+    def __init__(self, store: Store, signer: Signer, origin: str | None = None) -> None:
+        self.store = store
+        self.signer = signer
+        self.origin = origin or signer.name
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign and keep a checkpoint of the current ledger if it grew since the last one; return it."""
+        size = self.store.ledger_size()
+        latest = self.store.latest_checkpoint()
+        if latest is not None and latest["size"] >= size:
+            return None
+        cp = Checkpoint(self.origin, size, self.store.root_at(size))
+        note = sign_checkpoint(cp, self.signer)
+        return cp if self.store.save_checkpoint(size, cp.root_hash, note) else None

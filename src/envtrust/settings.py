@@ -8,6 +8,7 @@ from dataclasses import dataclass
 DEFAULT_DB = "sqlite:///envtrust.db"
 DEFAULT_HJ212_PORT = 6212
 DEFAULT_HTTP_PORT = 8212
+DEFAULT_ORIGIN = "envtrust.local/ledger"  # the ledger's name in checkpoints (C2SP origin); set per deployment
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = DEFAULT_HJ212_PORT
     http_port: int = DEFAULT_HTTP_PORT
+    origin: str = DEFAULT_ORIGIN
 
 
 def load() -> Settings:
@@ -25,4 +27,5 @@ def load() -> Settings:
         host=env.get("ENVTRUST_HOST", "0.0.0.0"),
         port=int(env.get("ENVTRUST_PORT", DEFAULT_HJ212_PORT)),
         http_port=int(env.get("ENVTRUST_HTTP_PORT", DEFAULT_HTTP_PORT)),
+        origin=env.get("ENVTRUST_ORIGIN", DEFAULT_ORIGIN),
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from .. import hj212
-from ..services import Ingest, Prepared
+from ..services import Checkpointer, Ingest, Prepared
 from ..store import WriteResult
 from .committer import GroupCommitter
 
@@ -142,9 +142,19 @@ class Gateway:
     """Run with ``await gateway.start()``; stop with ``await gateway.close()``."""
 
     def __init__(
-        self, ingest: Ingest, host: str = "0.0.0.0", port: int = 6212, limits: GatewayLimits | None = None
+        self,
+        ingest: Ingest,
+        host: str = "0.0.0.0",
+        port: int = 6212,
+        limits: GatewayLimits | None = None,
+        *,
+        checkpointer: Checkpointer | None = None,
+        checkpoint_interval: float = 5.0,
     ) -> None:
         self.ingest = ingest
+        self.checkpointer = checkpointer
+        self.checkpoint_interval = checkpoint_interval
+        self._checkpoints: asyncio.Task[None] | None = None
         self.host = host
         self.port = port
         self.limits = limits or GatewayLimits()
@@ -164,6 +174,8 @@ class Gateway:
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         self._sweeper = asyncio.create_task(self._sweep())
+        if self.checkpointer is not None:
+            self._checkpoints = asyncio.create_task(self._checkpoint_loop())
 
     @property
     def address(self) -> str:
@@ -202,6 +214,15 @@ class Gateway:
             for conn in list(self._conns):
                 conn.check_idle(now)
 
+    async def _checkpoint_loop(self) -> None:
+        assert self.checkpointer is not None
+        while True:
+            await asyncio.sleep(self.checkpoint_interval)
+            try:
+                await asyncio.to_thread(self.checkpointer.checkpoint)
+            except Exception:  # a failed checkpoint is retried at the next interval; ingest goes on
+                log.exception("signing a checkpoint failed")
+
     async def close(self) -> None:
         """Stop accepting, stop reading, commit and acknowledge what was received, then close every connection."""
         if self._server is not None:
@@ -218,6 +239,10 @@ class Gateway:
         for conn in list(self._conns):
             if conn.transport is not None:
                 conn.transport.close()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+        if self.checkpointer is not None:  # the last checkpoint covers everything acknowledged
+            await asyncio.to_thread(self.checkpointer.checkpoint)
         await asyncio.sleep(0)
 
     async def serve_until_signal(self) -> None:

@@ -1,8 +1,8 @@
 """The store: one class over SQLAlchemy Core; the hot write path uses each driver's bulk form.
 
-A write is one transaction under the database's write lock: frame ids and chain sequence numbers are read
+A write is one transaction under the database's write lock: frame ids and the ledger size are read
 from the database inside it (so several writer processes never collide), every frame row, its readings and
-its chain entry are written, and the transaction commits before anyone is told (the gateway acknowledges
+its ledger entry are written, and the transaction commits before anyone is told (the gateway acknowledges
 only after :meth:`Store.write` returns).
 """
 
@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text, tuple_
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
+from ..ledger.entries import frame_entry, registry_entry
 from ..registry import Point
+from . import ledger
 from . import schema as s
 
 __all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
-
-GENESIS = b"\x00" * 32
 
 
 @dataclass(slots=True)
@@ -80,21 +80,17 @@ class Status:
     readings: int = 0
     points: int = 0
     enterprises: int = 0
-    chain_length: int = 0
-    chain_head: str | None = None
+    ledger_size: int = 0
+    checkpoint_size: int | None = None
+    checkpoint_root: str | None = None
+    checkpoint_us: int | None = None
+    cosignatures: int = 0
     last_received_us: int | None = None
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def _entry_bytes(frame_id: int, row: FrameRow) -> bytes:
-    """The log entry of a stored record: canonical JSON (sorted keys, no spaces), built without json.dumps's
-    overhead on the hot path; ``peer`` is the only free-text value and is escaped by json."""
-    kind = "hj212.frame" if row.format == "hj212" else f"{row.format}.record"
-    return (
-        f'{{"id":{frame_id},"peer":{json.dumps(row.peer, ensure_ascii=False)},'
-        f'"raw_sha256":"{hashlib.sha256(row.raw).hexdigest()}","received_us":{row.received_us},'
-        f'"status":"{row.status}","type":"{kind}"}}'
-    ).encode()
+_ENTRY_COLUMNS = ("id", *s.FRAME_COLUMNS)  # the order of a frame row tuple
+_ENTRY_TYPES = {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}
 
 
 def _nul_free(text: str | None) -> str | None:
@@ -107,6 +103,40 @@ def _clean_text(frame: FrameRow) -> None:
         value = getattr(frame, name)
         if value is not None and "\x00" in value:
             setattr(frame, name, _nul_free(value))
+
+
+def point_state(conn: Connection, point_id: int) -> dict[str, Any]:
+    """Everything stored about a point (with its enterprise and limits), as its registry entry records it.
+
+    The PW is recorded as its SHA-256: HJ 212 sends it in clear text, but a ledger entry may be published.
+    """
+    p = conn.execute(select(s.points).where(s.points.c.id == point_id)).mappings().one()
+    e = conn.execute(select(s.enterprises).where(s.enterprises.c.id == p["enterprise_id"])).mappings().one()
+    limits = {
+        r.pollutant: r.value for r in conn.execute(select(s.limits).where(s.limits.c.point_id == point_id))
+    }
+    return {
+        "mn": p["mn"],
+        "name": p["name"],
+        "region": p["region"],
+        "medium": p["medium"],
+        "reference_o2": p["reference_o2"],
+        "pw_sha256": hashlib.sha256(p["pw"].encode()).hexdigest() if p["pw"] is not None else None,
+        "timezone": p["timezone"],
+        "crc_compat": p["crc_compat"],
+        "st": p["st"],
+        "extra": json.loads(p["extra"] or "{}"),
+        "active": bool(p["active"]),
+        "updated_us": int(p["updated_us"]),
+        "enterprise": {"name": e["name"], "credit_code": e["credit_code"], "industry": e["industry"]},
+        "limits": limits,
+    }
+
+
+def _same_state(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return {k: v for k, v in a.items() if k != "updated_us"} == {
+        k: v for k, v in b.items() if k != "updated_us"
+    }
 
 
 class Store:
@@ -128,15 +158,20 @@ class Store:
 
     # ----------------------------------------------------------------- registry
     def load_registry(self, points: Sequence[Point]) -> dict[str, int]:
-        """Insert or update enterprises, points and limits; returns counts of added/changed/unchanged points."""
+        """Insert or update enterprises, points and limits; each added or changed point becomes a ledger entry
+        (``registry.point``) in the same transaction.  Returns counts of added/changed/unchanged points."""
         now = int(time.time() * 1e6)
         counts = {"added": 0, "changed": 0, "unchanged": 0}
+        entries: list[ledger.Entry] = []
         with self._writing() as conn:
-            ent_ids = {r.name: r.id for r in conn.execute(select(s.enterprises.c.name, s.enterprises.c.id))}
+            self._lock(conn)
             for p in points:
                 e = p.enterprise
-                if e.name not in ent_ids:
-                    ent_ids[e.name] = conn.execute(
+                old = conn.execute(select(s.points.c.id).where(s.points.c.mn == p.mn)).scalar()
+                before = point_state(conn, old) if old is not None else None
+                ent = conn.execute(select(s.enterprises.c.id).where(s.enterprises.c.name == e.name)).scalar()
+                if ent is None:
+                    ent = conn.execute(
                         s.enterprises.insert()
                         .values(name=e.name, credit_code=e.credit_code, industry=e.industry)
                         .returning(s.enterprises.c.id)
@@ -144,11 +179,11 @@ class Store:
                 else:
                     conn.execute(
                         s.enterprises.update()
-                        .where(s.enterprises.c.id == ent_ids[e.name])
+                        .where(s.enterprises.c.id == ent)
                         .values(credit_code=e.credit_code, industry=e.industry)
                     )
                 values = {
-                    "enterprise_id": ent_ids[e.name],
+                    "enterprise_id": ent,
                     "name": p.name,
                     "region": p.region,
                     "medium": p.medium,
@@ -160,32 +195,30 @@ class Store:
                     "extra": json.dumps(p.extra, ensure_ascii=False, sort_keys=True, default=str),
                     "active": True,
                 }
-                old = conn.execute(select(s.points).where(s.points.c.mn == p.mn)).mappings().first()
                 if old is None:
                     pid = conn.execute(
                         s.points.insert().values(mn=p.mn, updated_us=now, **values).returning(s.points.c.id)
                     ).scalar_one()
-                    counts["added"] += 1
                 else:
-                    pid = old["id"]
-                    old_limits = {
-                        r.pollutant: r.value
-                        for r in conn.execute(select(s.limits).where(s.limits.c.point_id == pid))
-                    }
-                    same = all(old[k] == v for k, v in values.items()) and old_limits == p.limits
-                    if same:
-                        counts["unchanged"] += 1
-                        continue
-                    conn.execute(
-                        s.points.update().where(s.points.c.id == pid).values(updated_us=now, **values)
-                    )
-                    counts["changed"] += 1
+                    pid = old
+                    conn.execute(s.points.update().where(s.points.c.id == pid).values(**values))
                 conn.execute(s.limits.delete().where(s.limits.c.point_id == pid))
                 if p.limits:
                     conn.execute(
                         s.limits.insert(),
                         [{"point_id": pid, "pollutant": k, "value": v} for k, v in p.limits.items()],
                     )
+                after = point_state(conn, pid)
+                if before is not None and _same_state(before, after):
+                    counts["unchanged"] += 1
+                    continue
+                if before is not None:
+                    conn.execute(s.points.update().where(s.points.c.id == pid).values(updated_us=now))
+                    after["updated_us"] = now
+                action = "added" if before is None else "changed"
+                counts[action] += 1
+                entries.append(("registry.point", f"points/{p.mn}", registry_entry(action, after)))
+            ledger.append_entries(conn, entries)
         return counts
 
     def points(self) -> list[Point]:
@@ -222,7 +255,7 @@ class Store:
 
     # ----------------------------------------------------------------- the write path
     def write(self, batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]]) -> list[WriteResult]:
-        """Store frames with their readings and chain entries in one transaction; return one result per frame.
+        """Store frames with their readings and ledger entries in one transaction; return one result per frame.
 
         A frame whose data segment is stored already is kept as a raw copy with status ``duplicate`` and
         ``duplicate_of`` the first copy; its readings are not stored twice.  A frame marked ``skip_if_known``
@@ -251,10 +284,6 @@ class Store:
         self, conn: Connection, batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]]
     ) -> list[WriteResult]:
         next_id = (conn.execute(select(func.max(s.frames.c.id))).scalar() or 0) + 1
-        head = conn.execute(
-            select(s.chain.c.seq, s.chain.c.hash).order_by(s.chain.c.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
         digests = list({f.digest for f, _ in batch})
         known: dict[bytes, int] = {}  # digest -> first accepted copy
         imported: set[tuple[bytes, str]] = set()  # (digest, peer) of records imported from files
@@ -273,7 +302,7 @@ class Store:
                 )
                 imported.update((bytes(d), peer) for d, peer in conn.execute(q2))
         frame_rows: list[tuple[Any, ...]] = []
-        chain_rows: list[tuple[int, str, bytes]] = []
+        entries: list[ledger.Entry] = []
         reading_rows: list[tuple[Any, ...]] = []
         results: list[WriteResult] = []
         owners: list[int] = []  # index into results for each reading row
@@ -318,11 +347,9 @@ class Store:
                     first if status == "duplicate" else None,
                 )
             )
-            entry = _entry_bytes(fid, frame)
-            h = hashlib.sha256(prev + hashlib.sha256(entry).digest()).digest()
-            chain_rows.append((seq, entry.decode(), h))
-            seq += 1
-            prev = h
+            row = frame_rows[-1]
+            entry = frame_entry(fid, frame.raw, dict(zip(_ENTRY_COLUMNS, row, strict=True)))
+            entries.append((_ENTRY_TYPES.get(frame.format, f"{frame.format}.record"), f"frames/{fid}", entry))
             result = WriteResult(fid, status)
             results.append(result)
             if status == "ok":
@@ -354,7 +381,7 @@ class Store:
                     owners.append(idx)
         if frame_rows:
             self._insert_frames(conn, frame_rows)
-            self._insert_chain(conn, chain_rows)
+            ledger.append_entries(conn, entries)
         if reading_rows:
             inserted = self._insert_readings(conn, reading_rows)
             for owner, new in zip(owners, inserted, strict=True):
@@ -379,16 +406,6 @@ class Store:
             from .postgres import copy_rows
 
             copy_rows(conn, "frames", ("id", *s.FRAME_COLUMNS), rows)
-
-    def _insert_chain(self, conn: Connection, rows: list[tuple[int, str, bytes]]) -> None:
-        if self.dialect == "sqlite":
-            conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
-                "INSERT INTO chain (seq, entry, hash) VALUES (?, ?, ?)", rows
-            )
-        else:
-            from .postgres import copy_rows
-
-            copy_rows(conn, "chain", ("seq", "entry", "hash"), rows)
 
     def _insert_readings(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[bool]:
         """Insert readings, ignoring those already stored; return for each row whether it was new."""
@@ -446,11 +463,16 @@ class Store:
                 st.readings += n
             st.points = conn.execute(select(func.count()).select_from(s.points)).scalar_one()
             st.enterprises = conn.execute(select(func.count()).select_from(s.enterprises)).scalar_one()
-            head = conn.execute(
-                select(s.chain.c.seq, s.chain.c.hash).order_by(s.chain.c.seq.desc()).limit(1)
+            st.ledger_size = ledger.ledger_size(conn)
+            cp = conn.execute(
+                select(s.checkpoints.c.size, s.checkpoints.c.root, s.checkpoints.c.created_us)
+                .order_by(s.checkpoints.c.size.desc())
+                .limit(1)
             ).first()
-            if head:
-                st.chain_length, st.chain_head = head.seq, head.hash.hex()
+            if cp is not None:
+                st.checkpoint_size, st.checkpoint_root = int(cp.size), bytes(cp.root).hex()
+                st.checkpoint_us = int(cp.created_us)
+            st.cosignatures = int(conn.execute(select(func.count()).select_from(s.cosignatures)).scalar_one())
         return st
 
     def frames(
@@ -566,34 +588,155 @@ class Store:
                 )
         return rows
 
-    def chain_entries(self) -> Iterator[tuple[int, str, bytes]]:
+    # ----------------------------------------------------------------- ledger
+    def ledger_size(self) -> int:
         with self.engine.connect() as conn:
-            for r in conn.execute(select(s.chain).order_by(s.chain.c.seq)):
-                yield r.seq, r.entry, bytes(r.hash)
+            return ledger.ledger_size(conn)
 
-    def verify_chain(self) -> tuple[bool, int, str]:
-        """Recompute the hash chain; returns (intact, entries checked, message).
-
-        Every frame is written with its entry in one transaction, so the log has at least as many entries as
-        there are frames (counted first: writes going on meanwhile only add entries).  This catches a
-        removed newest entry, which the chain alone cannot show.
-        """
+    def root_at(self, size: int) -> bytes:
         with self.engine.connect() as conn:
-            stored_frames = int(conn.execute(select(func.count()).select_from(s.frames)).scalar_one())
-        prev = GENESIS
-        n = 0
-        expected_seq = 1
-        for seq, entry, h in self.chain_entries():
-            if seq != expected_seq:
-                return False, n, f"chain entry {expected_seq} is missing (next is {seq})"
-            if hashlib.sha256(prev + hashlib.sha256(entry.encode()).digest()).digest() != h:
-                return False, n, f"chain entry {seq} does not match its hash"
-            prev = h
-            n += 1
-            expected_seq += 1
-        if n < stored_frames:
-            return False, n, f"{stored_frames} frames are stored but the log has only {n} entries"
-        return True, n, "intact"
+            return ledger.root_at(conn, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return ledger.inclusion_proof(conn, index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return ledger.consistency_proof(conn, old_size, new_size)
+
+    def entry(self, index: int) -> tuple[str, str | None, bytes] | None:
+        t = s.ledger_entries
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.type, t.c.ref, t.c.entry).where(t.c.idx == index)).first()
+        return (row.type, row.ref, bytes(row.entry)) if row is not None else None
+
+    def entry_index(self, ref: str) -> int | None:
+        """The newest ledger index recording ``ref`` (e.g. ``frames/42``)."""
+        t = s.ledger_entries
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref)).scalar()
+
+    def save_checkpoint(self, size: int, root: bytes, note: str) -> bool:
+        """Keep a signed checkpoint; False when one of that size exists already."""
+        with self._writing() as conn:
+            if conn.execute(select(s.checkpoints.c.size).where(s.checkpoints.c.size == size)).first():
+                return False
+            conn.execute(
+                s.checkpoints.insert().values(
+                    size=size, root=root, note=note, created_us=time.time_ns() // 1000
+                )
+            )
+        return True
+
+    def checkpoints(self, *, after: int = -1) -> list[dict[str, Any]]:
+        q = select(s.checkpoints).where(s.checkpoints.c.size > after).order_by(s.checkpoints.c.size)
+        with self.engine.connect() as conn:
+            return [dict(r) | {"root": bytes(r["root"])} for r in conn.execute(q).mappings()]
+
+    def latest_checkpoint(self) -> dict[str, Any] | None:
+        q = select(s.checkpoints).order_by(s.checkpoints.c.size.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) | {"root": bytes(row["root"])} if row is not None else None
+
+    def add_cosignature(self, size: int, witness: str, timestamp: int, note: str) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                s.cosignatures.insert().values(
+                    size=size,
+                    witness=witness,
+                    timestamp=timestamp,
+                    note=note,
+                    received_us=time.time_ns() // 1000,
+                )
+            )
+
+    def cosignatures(self, size: int | None = None) -> list[dict[str, Any]]:
+        q = select(s.cosignatures).order_by(s.cosignatures.c.id)
+        if size is not None:
+            q = q.where(s.cosignatures.c.size == size)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # ----------------------------------------------------------------- streams for verification
+    def iter_entries(self) -> Iterator[tuple[int, str, str | None, bytes]]:
+        with self.engine.connect() as conn:
+            yield from ledger.iter_entries(conn)
+
+    def iter_nodes(self, level: int, batch: int = 20000) -> Iterator[tuple[int, bytes]]:
+        t = s.ledger_nodes
+        pos = -1
+        with self.engine.connect() as conn:
+            while True:
+                rows = conn.execute(
+                    select(t.c.idx, t.c.hash)
+                    .where(t.c.level == level, t.c.idx > pos)
+                    .order_by(t.c.idx)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                for idx, h in rows:
+                    yield int(idx), bytes(h)
+                pos = int(rows[-1][0])
+
+    def node_levels(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return [
+                int(r[0])
+                for r in conn.execute(
+                    select(s.ledger_nodes.c.level).distinct().order_by(s.ledger_nodes.c.level)
+                )
+            ]
+
+    def iter_frames(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every frames row in id order (raw bytes included)."""
+        last = 0
+        while True:
+            rows = list(self.frames(after_id=last, limit=batch))
+            if not rows:
+                return
+            yield from rows
+            last = int(rows[-1]["id"])
+
+    def iter_readings_by_frame(self, batch: int = 20000) -> Iterator[dict[str, Any]]:
+        """Every readings row ordered by (frame_id, mn, kind, pollutant, data_time)."""
+        r = s.readings
+        order = (r.c.frame_id, r.c.mn, r.c.kind, r.c.pollutant, r.c.data_time)
+        with self.engine.connect() as conn:
+            offset_key: tuple[Any, ...] | None = None
+            while True:
+                q = select(r).order_by(*order).limit(batch)
+                if offset_key is not None:
+                    q = q.where(tuple_(*order) > offset_key)
+                rows = [dict(x) for x in conn.execute(q).mappings()]
+                if not rows:
+                    return
+                yield from rows
+                last = rows[-1]
+                offset_key = (
+                    last["frame_id"],
+                    last["mn"],
+                    last["kind"],
+                    last["pollutant"],
+                    last["data_time"],
+                )
+
+    def reading_at(self, mn: str, kind: str, pollutant: str, data_time: int) -> dict[str, Any] | None:
+        r = s.readings
+        q = select(r).where(
+            r.c.mn == mn, r.c.kind == kind, r.c.pollutant == pollutant, r.c.data_time == data_time
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row is not None else None
+
+    def point_states(self) -> dict[str, dict[str, Any]]:
+        """Every point's stored state as its registry entry records it, by MN."""
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(s.points.c.id, s.points.c.mn)).all()
+            return {mn: point_state(conn, pid) for pid, mn in ids}
 
     def reading_count(self) -> int:
         with self.engine.connect() as conn:
@@ -618,7 +761,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # writers take the write lock up front (ids and the chain head are read inside the transaction);
+    # writers take the write lock up front (ids and the ledger frontier are read inside the transaction);
     # readers begin deferred so they never block the gateway's writes (WAL)
     if conn.get_execution_options().get("envtrust_write"):
         conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -113,13 +113,46 @@ readings = Table(
     sqlite_with_rowid=False,  # clustered on the primary key: one B-tree less per row
 )
 
-# the hash-chained log of every stored record (replaced by the Merkle ledger)
-chain = Table(
-    "chain",
+# the Merkle ledger (RFC 9162 tree): every write of the system is one entry; only perfect subtrees are stored
+ledger_entries = Table(
+    "ledger_entries",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
-    Column("entry", Text, nullable=False),
+    Column("idx", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("type", Text, nullable=False),
+    Column("ref", Text),  # the row it records, "table/key" (e.g. frames/42, points/21010012345678)
+    Column("entry", LargeBinary, nullable=False),  # RFC 8785 canonical JSON, the leaf's exact bytes
+    Index("ix_ledger_entries_ref", "ref"),
+)
+
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx", name="pk_ledger_nodes"),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),  # the signed note (C2SP tlog-checkpoint), as published
+    Column("created_us", BigInteger, nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("witness", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),  # the checkpoint with the witness's cosignature line
+    Column("received_us", BigInteger, nullable=False),
+    Index("ix_cosignatures_size", "size"),
 )
 
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")

@@ -1,0 +1,65 @@
+"""Ledger entries: RFC 8785 canonical JSON objects with a ``type``, one per write of the system.
+
+Entry types written today:
+
+``hj212.frame`` / ``csv.record`` / ``garbage.record``
+    one received record (a ``frames`` row): every column except the raw bytes, which are covered by
+    ``raw_sha256``; the row's ``digest`` is derived from the raw bytes and re-checked by ``envtrust verify``.
+``registry.point``
+    a point added or changed by ``envtrust registry load``, with its enterprise and limits as loaded.
+
+Frame entries hold only integers, strings, booleans and nulls, whose canonical form is exactly what
+``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes for ASCII keys; that fast
+path is used on the ingest path and tested against the reference (``rfc8785``).  Entries with numbers that
+may be fractional (limits, reference O2) always go through ``rfc8785``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+__all__ = ["FRAME_FIELDS", "canonical", "frame_entry", "registry_entry"]
+
+# the frames columns an entry covers, besides the id and the raw bytes' hash
+FRAME_FIELDS = (
+    "received_us",
+    "peer",
+    "origin",
+    "format",
+    "mn",
+    "cn",
+    "qn",
+    "status",
+    "error_code",
+    "reason",
+    "version",
+    "crc_ok",
+    "crc_variant",
+    "warnings",
+    "duplicate_of",
+)
+_TYPES = {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}
+
+
+def canonical(obj: Any) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON-compatible value."""
+    return rfc8785.dumps(obj)
+
+
+def frame_entry(frame_id: int, raw: bytes, row: Mapping[str, Any]) -> bytes:
+    """The entry of one ``frames`` row (given as a mapping with the FRAME_FIELDS), canonical JSON."""
+    obj: dict[str, Any] = {name: row[name] for name in FRAME_FIELDS}
+    obj["id"] = frame_id
+    obj["raw_sha256"] = hashlib.sha256(raw).hexdigest()
+    obj["type"] = _TYPES.get(str(row["format"]), f"{row['format']}.record")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def registry_entry(action: str, point: Mapping[str, Any]) -> bytes:
+    """The entry of a registry change: ``action`` is ``added`` or ``changed``; ``point`` every stored field."""
+    return canonical({"type": "registry.point", "action": action, "point": dict(point)})

@@ -1,0 +1,144 @@
+"""Ledger storage: entries and perfect-subtree nodes of the Merkle tree, checkpoints, cosignatures.
+
+All functions take a Connection inside the caller's transaction, so a row and its entry commit together.
+Appends read only the O(log n) frontier nodes; a root or proof at any size reads O(log n) nodes in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from ..ledger import merkle
+from ..ledger.entries import FRAME_FIELDS, frame_entry
+from . import schema as s
+
+__all__ = [
+    "append_entries",
+    "backfill_frames",
+    "consistency_proof",
+    "inclusion_proof",
+    "ledger_size",
+    "nodes",
+    "root_at",
+]
+
+Entry = tuple[str, str | None, bytes]  # (type, ref, canonical JSON bytes)
+
+
+def ledger_size(conn: Connection) -> int:
+    last = conn.execute(select(func.max(s.ledger_entries.c.idx))).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+def nodes(conn: Connection, keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+    """The stored perfect-subtree hashes for these (level, index) keys, in one query."""
+    wanted = list(set(keys))
+    out: dict[merkle.NodeKey, bytes] = {}
+    t = s.ledger_nodes
+    for i in range(0, len(wanted), 400):
+        part = wanted[i : i + 400]
+        q = select(t.c.level, t.c.idx, t.c.hash).where(tuple_(t.c.level, t.c.idx).in_(part))
+        out.update(((int(level), int(idx)), bytes(h)) for level, idx, h in conn.execute(q))
+    return out
+
+
+def _insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
+    else:
+        from .postgres import copy_rows
+
+        copy_rows(conn, table, columns, rows)
+
+
+def append_entries(conn: Connection, entries: Sequence[Entry]) -> int:
+    """Append entries as leaves (one sequencer: the caller holds the write lock); returns the first index."""
+    if not entries:
+        return ledger_size(conn)
+    size = ledger_size(conn)
+    frontier_keys = merkle.root_keys(size)
+    frontier = nodes(conn, frontier_keys)
+    if len(frontier) != len(frontier_keys):
+        missing = sorted(set(frontier_keys) - set(frontier))
+        raise RuntimeError(
+            f"ledger nodes {missing} are missing: the ledger table was altered; run envtrust verify"
+        )
+    appender = merkle.Appender(size, frontier)
+    new_nodes = appender.append([merkle.leaf_hash(e) for _, _, e in entries])
+    _insert(
+        conn,
+        "ledger_entries",
+        ("idx", "type", "ref", "entry"),
+        [(size + i, kind, ref, entry) for i, (kind, ref, entry) in enumerate(entries)],
+    )
+    _insert(conn, "ledger_nodes", ("level", "idx", "hash"), list(new_nodes))
+    return size
+
+
+def root_at(conn: Connection, size: int) -> bytes:
+    return merkle.root_hash(size, nodes(conn, merkle.root_keys(size)))
+
+
+def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
+    return merkle.inclusion_proof(index, size, nodes(conn, merkle.inclusion_keys(index, size)))
+
+
+def consistency_proof(conn: Connection, old_size: int, new_size: int) -> list[bytes]:
+    return merkle.consistency_proof(
+        old_size, new_size, nodes(conn, merkle.consistency_keys(old_size, new_size))
+    )
+
+
+def frame_row_entry(row: Any) -> bytes:
+    """The entry a stored ``frames`` row must have (used when ledgering and when verifying)."""
+    return frame_entry(int(row["id"]), bytes(row["raw"]), row)
+
+
+def backfill_frames(conn: Connection, batch: int = 5000) -> int:
+    """Enter frames that are not in the ledger yet (a database from before the ledger), in id order."""
+    if ledger_size(conn):
+        return 0
+    cols = [s.frames.c.id, s.frames.c.raw, *(s.frames.c[name] for name in FRAME_FIELDS)]
+    done = 0
+    last = 0
+    while True:
+        rows = list(
+            conn.execute(
+                select(*cols).where(s.frames.c.id > last).order_by(s.frames.c.id).limit(batch)
+            ).mappings()
+        )
+        if not rows:
+            return done
+        append_entries(conn, [(_type(r["format"]), f"frames/{r['id']}", frame_row_entry(r)) for r in rows])
+        done += len(rows)
+        last = int(rows[-1]["id"])
+
+
+def _type(fmt: str) -> str:
+    return {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}.get(
+        fmt, f"{fmt}.record"
+    )
+
+
+def iter_entries(
+    conn: Connection, start: int = 0, batch: int = 10000
+) -> Iterator[tuple[int, str, str | None, bytes]]:
+    t = s.ledger_entries
+    pos = start
+    while True:
+        rows = conn.execute(
+            select(t.c.idx, t.c.type, t.c.ref, t.c.entry).where(t.c.idx >= pos).order_by(t.c.idx).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for idx, kind, ref, entry in rows:
+            yield int(idx), kind, ref, bytes(entry)
+        pos = int(rows[-1][0]) + 1
