@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from ..ledger import merkle
 from ..ledger.entries import FRAME_FIELDS, frame_entry
@@ -34,15 +34,27 @@ def ledger_size(conn: Connection) -> int:
 
 
 def nodes(conn: Connection, keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
-    """The stored perfect-subtree hashes for these (level, index) keys, in one query."""
-    wanted = list(set(keys))
-    out: dict[merkle.NodeKey, bytes] = {}
-    t = s.ledger_nodes
-    for i in range(0, len(wanted), 400):
-        part = wanted[i : i + 400]
-        q = select(t.c.level, t.c.idx, t.c.hash).where(tuple_(t.c.level, t.c.idx).in_(part))
-        out.update(((int(level), int(idx)), bytes(h)) for level, idx, h in conn.execute(q))
-    return out
+    """The stored perfect-subtree hashes for these (level, index) keys, in one query.
+
+    Written as ``level = L AND idx IN (…)`` per level so that it is an index lookup on every backend (a row
+    value ``(level, idx) IN (…)`` makes SQLite scan the table).
+    """
+    by_level: dict[int, list[int]] = {}
+    for level, idx in set(keys):
+        by_level.setdefault(level, []).append(idx)
+    if not by_level:
+        return {}
+    # plain SQL on the driver: this is on the path of every proof and append, and building the expression
+    # with SQLAlchemy costs milliseconds
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    clauses = []
+    params: list[int] = []
+    for level, idxs in by_level.items():
+        clauses.append(f"(level = {ph} AND idx IN ({', '.join([ph] * len(idxs))}))")
+        params.append(level)
+        params.extend(idxs)
+    sql = f"SELECT level, idx, hash FROM ledger_nodes WHERE {' OR '.join(clauses)}"
+    return {(int(level), int(idx)): bytes(h) for level, idx, h in conn.exec_driver_sql(sql, tuple(params))}
 
 
 def _insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
