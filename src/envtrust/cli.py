@@ -418,6 +418,102 @@ def log_signer(origin: str, keys: Path | None, *, create: bool) -> Any:
     )
 
 
+# ----------------------------------------------------------------------------------------------- amendments
+def _reading_key(ingest: Any, mn: str, when: str) -> int:
+    from .services import parse_iso_time
+
+    point = ingest.point(mn)
+    if point is None:
+        raise EnvtrustError(f"MN {mn} is not registered")
+    t = parse_iso_time(when, point.timezone)
+    if t is None:
+        raise EnvtrustError(f"time {when!r} is not ISO 8601")
+    return t
+
+
+@app.command()
+def amend(
+    mn: Annotated[str, typer.Argument(help="MN of the point.")],
+    kind: Annotated[str, typer.Argument(help="rtd, minute, hour or day.")],
+    pollutant: Annotated[str, typer.Argument(help="HJ 212-2017 code, e.g. a21026.")],
+    when: Annotated[str, typer.Argument(help="Time of the reading, ISO 8601 (no offset: the point's zone).")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="COLUMN=VALUE, e.g. avg=12.3 or flag=M (repeatable).")
+    ],
+    who: Annotated[str, typer.Option(help="Who makes the correction.")],
+    why: Annotated[str, typer.Option(help="Why.")],
+    db: DbOption = None,
+) -> None:
+    """Correct a reading without overwriting it: an amendment entry names the reading, who, why and when."""
+    from .services import amend_reading
+
+    changes: dict[str, object] = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(EnvtrustError(f"--set {item!r}: expected COLUMN=VALUE"))
+        changes[key.strip()] = value.strip()
+    try:
+        ingest = _open_ingest(db)
+        try:
+            t = _reading_key(ingest, mn, when)
+            rid, idx = amend_reading(
+                ingest.store,
+                mn=mn,
+                kind=kind,
+                pollutant=pollutant,
+                data_time=t,
+                changes=changes,
+                who=who,
+                why=why,
+            )
+        finally:
+            ingest.store.close()
+    except (EnvtrustError, ValueError) as exc:
+        raise _fail(exc) from None
+    out.print(f"amendment {rid} recorded as ledger entry {idx}")
+
+
+@app.command()
+def history(
+    mn: Annotated[str, typer.Argument(help="MN of the point.")],
+    kind: Annotated[str, typer.Argument(help="rtd, minute, hour or day.")],
+    pollutant: Annotated[str, typer.Argument(help="HJ 212-2017 code.")],
+    when: Annotated[str, typer.Argument(help="Time of the reading, ISO 8601 (no offset: the point's zone).")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A reading as received, every amendment of it (who, why, when) and its current values."""
+    from .services import reading_history
+
+    try:
+        ingest = _open_ingest(db)
+        try:
+            h = reading_history(ingest.store, mn, kind, pollutant, _reading_key(ingest, mn, when))
+        finally:
+            ingest.store.close()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if h is None:
+        raise _fail(EnvtrustError(f"no {kind} reading of {pollutant} for {mn} at {when}"))
+    if as_json:
+        sys.stdout.write(json.dumps(h, ensure_ascii=False, default=str) + "\n")
+        return
+    original = h["original"]
+    assert isinstance(original, dict) and isinstance(h["amendments"], list) and isinstance(h["current"], dict)
+
+    def values(d: dict[str, Any]) -> str:
+        return " ".join(f"{k}={v}" for k, v in d.items() if v is not None)
+
+    out.print(f"received (frame {original['frame_id']}): {values({k: original[k] for k in h['current']})}")
+    for a in h["amendments"]:
+        at = datetime.fromtimestamp(a["at_us"] / 1e6, UTC).isoformat()
+        out.print(
+            f"amended {at} by {escape(a['who'])}: {values(a['changes'])} — {escape(a['why'])}", soft_wrap=True
+        )
+    out.print(f"current: {values(h['current'])}")
+
+
 # ----------------------------------------------------------------------------------------------- verify
 @app.command()
 def verify(

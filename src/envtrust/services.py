@@ -25,7 +25,17 @@ from .registry import Point
 from .store import FrameRow, ReadingRow, Store, WriteResult
 from .store.schema import SUFFIX_COLUMNS
 
-__all__ = ["CSV_KINDS", "Checkpointer", "Ingest", "Prepared", "parse_iso_time", "readings_of", "to_utc_epoch"]
+__all__ = [
+    "CSV_KINDS",
+    "Checkpointer",
+    "Ingest",
+    "Prepared",
+    "amend_reading",
+    "parse_iso_time",
+    "reading_history",
+    "readings_of",
+    "to_utc_epoch",
+]
 
 _ZONES: dict[str, ZoneInfo] = {}
 CSV_KINDS = {
@@ -416,3 +426,76 @@ class Checkpointer:
         cp = Checkpoint(self.origin, size, self.store.root_at(size))
         note = sign_checkpoint(cp, self.signer)
         return cp if self.store.save_checkpoint(size, cp.root_hash, note) else None
+
+
+AMENDABLE = (*SUFFIX_COLUMNS.values(), "flag", "eflag")
+
+
+def amend_reading(
+    store: Store,
+    *,
+    mn: str,
+    kind: str,
+    pollutant: str,
+    data_time: int,
+    changes: dict[str, object],
+    who: str,
+    why: str,
+) -> tuple[int, int]:
+    """Correct a reading without overwriting it: an amendment row and its ledger entry, in one transaction.
+
+    ``changes`` maps value columns (avg, rtd, min, max, cou, zs_*) to numbers and flag/eflag to text.  Returns
+    (amendment id, ledger index).  Raises ValueError with a clear message on a bad request.
+    """
+    if not who.strip() or not why.strip():
+        raise ValueError("an amendment needs who made it and why")
+    if not changes:
+        raise ValueError("nothing to change")
+    clean: dict[str, object] = {}
+    for key, value in changes.items():
+        if key not in AMENDABLE:
+            raise ValueError(f"{key} cannot be amended; one of: {', '.join(AMENDABLE)}")
+        if key in ("flag", "eflag"):
+            if not isinstance(value, str) or (key == "flag" and value not in DATA_FLAGS):
+                raise ValueError(f"{key} must be an HJ 212 data flag (N F M S D C T B), got {value!r}")
+            clean[key] = value
+        else:
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValueError(f"{key} must be a number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise ValueError(f"{key} must be a finite number, got {value!r}")
+            clean[key] = number
+    original = store.reading_at(mn, kind, pollutant, data_time)
+    if original is None:
+        raise ValueError(f"no {kind} reading of {pollutant} for {mn} at {data_time}")
+    return store.append_state(
+        "amendments",
+        {
+            "mn": mn,
+            "kind": kind,
+            "pollutant": pollutant,
+            "data_time": data_time,
+            "frame_id": original["frame_id"],
+            "changes": json.dumps(clean, sort_keys=True),
+            "who": who.strip(),
+            "why": why.strip(),
+            "at_us": time.time_ns() // 1000,
+        },
+    )
+
+
+def reading_history(
+    store: Store, mn: str, kind: str, pollutant: str, data_time: int
+) -> dict[str, object] | None:
+    """A reading as received, every amendment in order, and its current values (the original overlaid)."""
+    original = store.reading_at(mn, kind, pollutant, data_time)
+    if original is None:
+        return None
+    amendments = store.amendments_of(mn, kind, pollutant, data_time)
+    current = {k: original[k] for k in AMENDABLE}
+    for a in amendments:
+        a["changes"] = json.loads(a["changes"])
+        current.update(a["changes"])
+    return {"original": original, "amendments": amendments, "current": current}

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import hj212
 from .ledger import merkle
-from .ledger.entries import frame_entry
+from .ledger.entries import STATE_ENTRIES, frame_entry
 from .ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from .registry import Point
 from .services import readings_of
@@ -223,8 +223,29 @@ def _check_rows(
             )
     for mn in registry.keys() - states.keys():
         problem(f"points row {mn}", f"missing (recorded by ledger entry {registry[mn][0]})")
+    _check_state_tables(store, problem)
     if check_readings:
         _check_readings(store, report, problem, progress)
+
+
+def _check_state_tables(store: Store, problem: Callable[[str, str], None]) -> None:
+    """Every row of a ledgered state table equals its entry; every such entry still has its row."""
+    recorded: dict[str, dict[int, tuple[int, bytes]]] = {table: {} for table in STATE_ENTRIES}
+    types = {kind: table for table, (kind, _) in STATE_ENTRIES.items()}
+    for idx, kind, ref, entry in store.iter_entries():
+        table = types.get(kind)
+        if table is not None and ref:
+            recorded[table][int(ref.split("/", 1)[1])] = (idx, entry)
+    for table, (_, entry_of) in STATE_ENTRIES.items():
+        entries = recorded[table]
+        for row in store.iter_state_rows(table):
+            found = entries.pop(int(row["id"]), None)
+            if found is None:
+                problem(f"{table} row {row['id']}", "has no ledger entry")
+            elif entry_of(row) != found[1]:
+                problem(f"{table} row {row['id']}", f"differs from its ledger entry {found[0]}")
+        for rid, (idx, _) in sorted(entries.items()):
+            problem(f"ledger entry {idx}", f"records {table} row {rid}, which is missing")
 
 
 def _prepend(row: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

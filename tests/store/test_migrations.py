@@ -28,7 +28,8 @@ def test_upgrade_from_the_hash_chain_backfills_the_ledger(db_url: str) -> None:
                     {"i": i, "t": 1_700_000_000_000_000 + i, "raw": raw, "d": hashlib.sha256(raw).digest()},
                 )
                 conn.execute(
-                    text("INSERT INTO chain (seq, entry, hash) VALUES (:i, '{}', :h)"), {"i": i, "h": b"\0" * 32}
+                    text("INSERT INTO chain (seq, entry, hash) VALUES (:i, '{}', :h)"),
+                    {"i": i, "h": b"\0" * 32},
                 )
     finally:
         engine.dispose()

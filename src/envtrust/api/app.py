@@ -135,7 +135,9 @@ class LedgerEntry(BaseModel):
 class CosignatureInfo(BaseModel):
     size: int = Field(description="Tree size of the cosigned checkpoint.")
     witness: str = Field(description="The witness's key name.")
-    timestamp: int = Field(description="The time in the cosignature (POSIX seconds), as the witness signed it.")
+    timestamp: int = Field(
+        description="The time in the cosignature (POSIX seconds), as the witness signed it."
+    )
     received: str = Field(description="When the server received it, ISO 8601 (UTC).")
 
 
@@ -438,7 +440,9 @@ def create_app(
         size: Annotated[int, Query(description="Tree size (at most the newest checkpoint's).")],
     ) -> InclusionProof:
         if index < 0 or size < 0:
-            raise ApiError(400, "bad_size", f"index and size must not be negative (index={index}, size={size})")
+            raise ApiError(
+                400, "bad_size", f"index and size must not be negative (index={index}, size={size})"
+            )
         if index >= size:
             raise ApiError(400, "bad_size", f"index {index} is not in a tree of size {size}")
         newest = newest_size()
@@ -486,14 +490,17 @@ def create_app(
         tags=["ledger"],
         summary="Submit a witness's cosignature of a checkpoint",
         description=(
-            "The body is the checkpoint note (text/plain) with the witness's cosignature/v1 line. It is kept if "
-            "the log's signature verifies, a configured witness's cosignature verifies (403 otherwise) and "
-            "the checkpoint is one this log signed (409 otherwise). 201 when something new was kept, 200 "
-            "when the server held these cosignatures already."
+            "The body is the checkpoint note (text/plain) with the witness's cosignature/v1 line. It is "
+            "kept if the log's signature verifies, a configured witness's cosignature verifies (403 "
+            "otherwise) and the checkpoint is one this log signed (409 otherwise). 201 when something new "
+            "was kept, 200 when the server held these cosignatures already."
         ),
         status_code=201,
         response_model=CosignatureReceipt,
-        responses={200: {"model": CosignatureReceipt, "description": "Already held"}, **_errors(400, 403, 409, 413)},
+        responses={
+            200: {"model": CosignatureReceipt, "description": "Already held"},
+            **_errors(400, 403, 409, 413),
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -501,9 +508,7 @@ def create_app(
             }
         },
     )
-    def post_cosignature(
-        response: Response, note: Annotated[str, Depends(_note_body)]
-    ) -> CosignatureReceipt:
+    def post_cosignature(response: Response, note: Annotated[str, Depends(_note_body)]) -> CosignatureReceipt:
         try:
             cp = open_checkpoint(note, log_verifier, origin=log_verifier.name)
             text, lines = parse_note(note)
@@ -513,11 +518,19 @@ def create_app(
             ) from None
         others = [s for s in lines if (s.name, s.key_hash) != log_key]
         if not others:
-            raise ApiError(400, "no_cosignature", "the note carries no cosignature besides the log's signature")
-        mine = {(s.name, s.key_hash): witness_keys[(s.name, s.key_hash)] for s in others if (s.name, s.key_hash) in witness_keys}
+            raise ApiError(
+                400, "no_cosignature", "the note carries no cosignature besides the log's signature"
+            )
+        mine = {
+            (s.name, s.key_hash): witness_keys[(s.name, s.key_hash)]
+            for s in others
+            if (s.name, s.key_hash) in witness_keys
+        }
         if not mine:
             labels = ", ".join(sorted({f"{s.name}+{s.key_hash.hex()}" for s in others}))
-            raise ApiError(403, "unknown_witness", f"no cosignature from a witness this server knows: {labels}")
+            raise ApiError(
+                403, "unknown_witness", f"no cosignature from a witness this server knows: {labels}"
+            )
         now = int(time.time())
         stamped: list[tuple[CosignatureVerifier, int]] = []
         for verifier in mine.values():
@@ -546,7 +559,9 @@ def create_app(
         for verifier, ts in stamped:
             if any(r["witness"] == verifier.name and int(r["timestamp"]) == ts for r in held):
                 continue
-            own = "".join(s.line() for s in others if (s.name, s.key_hash) == (verifier.name, verifier.key_hash))
+            own = "".join(
+                s.line() for s in others if (s.name, s.key_hash) == (verifier.name, verifier.key_hash)
+            )
             store.add_cosignature(cp.size, verifier.name, ts, text + "\n" + log_lines + own)
             log.info("cosignature of %s for checkpoint %d kept", verifier.name, cp.size)
             new = True

@@ -7,6 +7,9 @@ Entry types written today:
     ``raw_sha256``; the row's ``digest`` is derived from the raw bytes and re-checked by ``envtrust verify``.
 ``registry.point``
     a point added or changed by ``envtrust registry load``, with its enterprise and limits as loaded.
+``reading.amendment``
+    a correction of a reading (an ``amendments`` row): the reading's key and frame, the new values, who, why
+    and when.  The reading row itself is never changed.
 
 Frame entries hold only integers, strings, booleans and nulls, whose canonical form is exactly what
 ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes for ASCII keys; that fast
@@ -18,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import rfc8785
 
-__all__ = ["FRAME_FIELDS", "canonical", "frame_entry", "registry_entry"]
+__all__ = ["FRAME_FIELDS", "STATE_ENTRIES", "amendment_entry", "canonical", "frame_entry", "registry_entry"]
 
 # the frames columns an entry covers, besides the id and the raw bytes' hash
 FRAME_FIELDS = (
@@ -63,3 +66,30 @@ def frame_entry(frame_id: int, raw: bytes, row: Mapping[str, Any]) -> bytes:
 def registry_entry(action: str, point: Mapping[str, Any]) -> bytes:
     """The entry of a registry change: ``action`` is ``added`` or ``changed``; ``point`` every stored field."""
     return canonical({"type": "registry.point", "action": action, "point": dict(point)})
+
+
+def amendment_entry(row: Mapping[str, Any]) -> bytes:
+    """The entry of an ``amendments`` row: which reading, the new values, who, why and when."""
+    return canonical(
+        {
+            "type": "reading.amendment",
+            "id": row["id"],
+            "amends": {
+                "mn": row["mn"],
+                "kind": row["kind"],
+                "pollutant": row["pollutant"],
+                "data_time": row["data_time"],
+                "frame_id": row["frame_id"],
+            },
+            "changes": json.loads(row["changes"]),
+            "who": row["who"],
+            "why": row["why"],
+            "at_us": row["at_us"],
+        }
+    )
+
+
+# state tables whose every row is recorded by one entry: table -> (entry type, entry of a row)
+STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
+    "amendments": ("reading.amendment", amendment_entry),
+}

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, make_url,
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
-from ..ledger.entries import frame_entry, registry_entry
+from ..ledger.entries import STATE_ENTRIES, frame_entry, registry_entry
 from ..registry import Point
 from . import ledger
 from . import schema as s
@@ -660,6 +660,37 @@ class Store:
         q = select(s.cosignatures).order_by(s.cosignatures.c.id)
         if size is not None:
             q = q.where(s.cosignatures.c.size == size)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # ----------------------------------------------------------------- state rows with their entries
+    def append_state(self, table: str, values: dict[str, Any]) -> tuple[int, int]:
+        """Insert a row of a ledgered state table and its entry in one transaction; returns (row id, index).
+
+        The one way every state change of the workflows is written (DESIGN.md: every write is an entry).
+        """
+        kind, entry_of = STATE_ENTRIES[table]
+        t = s.metadata.tables[table]
+        with self._writing() as conn:
+            self._lock(conn)
+            rid = int(conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
+            row = dict(conn.execute(select(t).where(t.c.id == rid)).mappings().one())
+            idx = ledger.append_entries(conn, [(kind, f"{table}/{rid}", entry_of(row))])
+        return rid, idx
+
+    def iter_state_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        t = s.metadata.tables[table]
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(t).order_by(t.c.id)).mappings():
+                yield dict(row)
+
+    def amendments_of(self, mn: str, kind: str, pollutant: str, data_time: int) -> list[dict[str, Any]]:
+        a = s.amendments
+        q = (
+            select(a)
+            .where(a.c.mn == mn, a.c.kind == kind, a.c.pollutant == pollutant, a.c.data_time == data_time)
+            .order_by(a.c.id)
+        )
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 

@@ -155,6 +155,23 @@ cosignatures = Table(
     Index("ix_cosignatures_size", "size"),
 )
 
+# corrections never overwrite: an amendment names the reading it amends, the new values, who, why and when
+amendments = Table(
+    "amendments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("pollutant", Text, nullable=False),
+    Column("data_time", BigInteger, nullable=False),
+    Column("frame_id", BigInteger),  # the frame that carried the amended reading
+    Column("changes", Text, nullable=False),  # JSON: {"avg": 12.3, "flag": "M"} — the new values
+    Column("who", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_amendments_reading", "mn", "kind", "pollutant", "data_time"),
+)
+
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
 SUFFIX_COLUMNS = {
     "Rtd": "rtd",
