@@ -296,6 +296,7 @@ def end_to_end(db: str, workdir: Path, conns: int, window: int, seconds: float, 
         [str(envtrust), "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--registry", str(reg)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
+        env={**os.environ, "ENVTRUST_KEYS": str(workdir / "keys")},
     )
     assert proc.stderr is not None
     port = 0

@@ -240,7 +240,7 @@ def test_frame_without_crlf_is_taken_when_the_logger_goes_quiet(tmp_path: Path) 
 def start_server(tmp_path: Path, db: str) -> tuple[subprocess.Popen[bytes], int]:
     reg = tmp_path / "registry.toml"
     reg.write_text(REGISTRY, encoding="utf-8")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ENVTRUST_KEYS": str(tmp_path / "keys")}
     proc = subprocess.Popen(
         [
             sys.executable,
