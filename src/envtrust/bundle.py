@@ -33,23 +33,25 @@ Bundle keys (v1)::
 Limits: a verifier who takes the log key from the bundle itself only learns that the bundle is internally
 consistent; the report says so and prints the key so that it can be compared with the published one.  The
 bundle proves that the registry entry it carries was in the log before the frame, not that no later
-change of the point preceded the frame (the exporter picks the newest one before it).
+change of the point preceded the frame (the exporter picks the newest one before it).  The raw HJ 212 frame
+carries the data logger's PW in clear text (the protocol sends it so, and the entry covers the raw bytes'
+SHA-256, so it cannot be blanked out): whoever receives a bundle of a frame or reading learns that point's PW.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import csv
 import hashlib
 import io
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__, hj212
@@ -69,6 +71,8 @@ from .ledger.note import (
     verify_cosignature,
 )
 from .registry import Enterprise, Point
+from .services import CSV_KINDS, parse_iso_time, readings_of
+from .store.schema import READING_COLUMNS, SUFFIX_COLUMNS, VALUE_COLUMNS
 
 if TYPE_CHECKING:
     from .store import Store
@@ -78,7 +82,9 @@ __all__ = [
     "BundleError",
     "BundleReport",
     "Check",
+    "dumps",
     "load_vkey",
+    "loads",
     "make_bundle",
     "read_bundle",
     "verify_bundle",
@@ -90,49 +96,11 @@ FORMAT: Final = "envtrust-proof-bundle/v1"
 MAX_BUNDLE_BYTES: Final = 64 * 1024 * 1024
 
 AnyVerifier = Verifier | CosignatureVerifier
+T = TypeVar("T")
 
-_READING_FIELDS: Final = (
-    "mn",
-    "kind",
-    "pollutant",
-    "data_time",
-    "frame_id",
-    "code_raw",
-    "rtd",
-    "avg",
-    "min",
-    "max",
-    "cou",
-    "zs_rtd",
-    "zs_avg",
-    "zs_min",
-    "zs_max",
-    "flag",
-    "eflag",
-    "extra",
-)
-_VALUE_COLUMNS: Final = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
-_COLUMN_SUFFIX: Final = {
-    "rtd": "Rtd",
-    "avg": "Avg",
-    "min": "Min",
-    "max": "Max",
-    "cou": "Cou",
-    "zs_rtd": "ZsRtd",
-    "zs_avg": "ZsAvg",
-    "zs_min": "ZsMin",
-    "zs_max": "ZsMax",
-}
-_KINDS: Final = {
-    "rtd": "rtd",
-    "minute": "minute",
-    "hour": "hour",
-    "day": "day",
-    "2011": "rtd",
-    "2051": "minute",
-    "2061": "hour",
-    "2031": "day",
-}
+_READING_FIELDS: Final = READING_COLUMNS
+_COLUMN_SUFFIX: Final = {column: suffix for suffix, column in SUFFIX_COLUMNS.items()}
+_KINDS: Final = CSV_KINDS
 _TOP_KEYS: Final = frozenset(
     {"format", "kind", "summary", "record", "entries", "checkpoint", "keys", "generator", "created"}
 )
@@ -174,9 +142,8 @@ class BundleReport:
     notes: list[str] = field(default_factory=list)
     log_key: str | None = None  # the vkey used to check the log's signature
     log_key_hash: str | None = None  # its 8-hex-digit key ID, as in the vkey
-    log_key_fingerprint: str | None = (
-        None  # SHA-256 of the public key, hex: compare this, not the key ID only
-    )
+    # SHA-256 of the public key, hex: compare this (or the whole vkey), not only the 4-byte key ID
+    log_key_fingerprint: str | None = None
     log_key_pinned: bool = False  # True: given by the caller; False: taken from the bundle itself
     witness_keys: list[dict[str, str]] = field(default_factory=list)  # name, key_hash, vkey
     witness_keys_pinned: bool = False
@@ -235,6 +202,12 @@ class BundleReport:
                     f"itself; compare it with the published key: {self.log_key} "
                     f"(key hash {self.log_key_hash}, SHA-256 {self.log_key_fingerprint})"
                 )
+        if self.cosignatures and not self.witness_keys_pinned:
+            out.append(
+                "注意：见证公钥取自证据包本身，请与公布的公钥核对 / NOTE: the witness keys were taken from the "
+                "bundle itself; compare them with the published ones: "
+                + ", ".join(k["vkey"] for k in self.witness_keys)
+            )
         if self.summary is not None:
             out.append(f"内容：{self.summary.get('zh', '')}")
             out.append(f"Record: {self.summary.get('en', '')}")
@@ -283,13 +256,16 @@ def _zone(name: object) -> tuple[ZoneInfo | None, str]:
     if isinstance(name, str):
         try:
             return ZoneInfo(name), name
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     return None, "UTC"
 
 
 def _local(seconds: int | float, zone: ZoneInfo | None) -> str:
-    return datetime.fromtimestamp(seconds, zone or UTC).isoformat(sep=" ", timespec="seconds")
+    try:
+        return datetime.fromtimestamp(seconds, zone or UTC).isoformat(sep=" ", timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} (epoch seconds, out of range)"
 
 
 def _num(value: float | int) -> str:
@@ -388,10 +364,8 @@ def _frame_record(row: Mapping[str, Any]) -> dict[str, Any]:
     if rec.get("crc_ok") is not None:
         rec["crc_ok"] = bool(rec["crc_ok"])
     rec["raw_base64"] = _b64(raw)
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         rec["raw_text"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
     return rec
 
 
@@ -401,7 +375,7 @@ def _reading_record(row: Mapping[str, Any]) -> dict[str, Any]:
         value = row.get(name)
         if name in ("data_time", "frame_id"):
             value = int(value)  # type: ignore[arg-type]
-        elif name in _VALUE_COLUMNS and value is not None:
+        elif name in VALUE_COLUMNS and value is not None:
             value = float(value)
         rec[name] = value
     return rec
@@ -467,8 +441,6 @@ def _resolve_time(store: Store, mn: str, when: int | str | datetime) -> int:
     zone = next((p.timezone for p in store.points() if p.mn == mn), None)
     if zone is None:
         raise BundleError(f"没有该监测点 / no registered point with MN {mn}")
-    from .services import parse_iso_time
-
     seconds = parse_iso_time(text, zone)
     if seconds is None:
         raise BundleError(f"reading time {text!r} is not ISO 8601 (e.g. 2026-01-01T08:00:00 in {zone})")
@@ -506,7 +478,7 @@ def make_bundle(
         data_time = _resolve_time(store, mn, when)
         row = store.reading_at(mn, kind, pollutant_code, data_time)
         if row is None:
-            shown = datetime.fromtimestamp(data_time, UTC).isoformat()
+            shown = _local(data_time, None)
             raise BundleError(
                 f"没有该监测数据 / no such reading: MN {mn}, {kind}, {pollutant_code}, {shown} (UTC)"
             )
@@ -583,8 +555,10 @@ def make_bundle(
         "generator": f"envtrust {__version__}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    parsed = _parse(bundle)
-    bundle["summary"] = _summary(parsed)
+    try:
+        bundle["summary"] = _summary(_parse(bundle))
+    except _Malformed as exc:
+        raise BundleError(f"the stored record cannot be exported: {exc}") from None
     report = verify_bundle(bundle, log_key=log_verifier)
     if not report.ok:
         failed = "; ".join(f"{c.name}: {c.message}" for c in report.failed)
@@ -673,7 +647,7 @@ def _parse(bundle: object) -> _Parsed:
             _require(isinstance(reading[name], str), f"record.reading.{name} must be a string")
         for name in ("data_time", "frame_id"):
             _require(_is_int(reading[name]), f"record.reading.{name} must be an integer")
-        for name in _VALUE_COLUMNS:
+        for name in VALUE_COLUMNS:
             value = reading[name]
             _require(
                 value is None or (isinstance(value, int | float) and not isinstance(value, bool)),
@@ -689,9 +663,9 @@ def _parse(bundle: object) -> _Parsed:
     for i, item in enumerate(items):
         where = f"entries[{i}]"
         _require(isinstance(item, dict), f"{where} must be an object")
-        keys = set(item)
+        fields = set(item)
         _require(
-            keys in ({"role", "index", "entry", "proof"}, {"role", "index", "entry_base64", "proof"}),
+            fields in ({"role", "index", "entry", "proof"}, {"role", "index", "entry_base64", "proof"}),
             f"{where} must hold role, index, entry (or entry_base64) and proof",
         )
         role = item["role"]
@@ -713,7 +687,7 @@ def _parse(bundle: object) -> _Parsed:
         _require(all(len(h) == merkle.HASH_SIZE for h in hashes), f"{where}: proof hashes must be 32 bytes")
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
         entries[role] = _Entry(role, item["index"], data, hashes, obj if isinstance(obj, dict) else None)
     required, optional = _ROLES[kind]
@@ -775,13 +749,22 @@ def verify_bundle(
         return report
     report.kind = p.kind
     report._add("format", True, f"格式正确 / well-formed {FORMAT} ({p.kind})")
-    verifier = _check_log_key(report, p, log_key)
-    cp = _check_checkpoint(report, p, verifier)
-    _check_inclusion(report, p, cp)
-    _check_records(report, p)
-    _check_cosignatures(report, p, witness_keys, verifier, min_cosignatures)
-    _check_summary(report, p)
+    verifier = _guarded(report, "log_key", _check_log_key, report, p, log_key)
+    cp = _guarded(report, "checkpoint", _check_checkpoint, report, p, verifier)
+    _guarded(report, "inclusion", _check_inclusion, report, p, cp)
+    _guarded(report, "record", _check_records, report, p)
+    _guarded(report, "cosignatures", _check_cosignatures, report, p, witness_keys, verifier, min_cosignatures)
+    _guarded(report, "summary", _check_summary, report, p)
     return report
+
+
+def _guarded(report: BundleReport, name: str, check: Callable[..., T], *args: Any) -> T | None:
+    """Run one stage of the checks; whatever a hostile bundle makes it raise becomes a failed check."""
+    try:
+        return check(*args)
+    except Exception as exc:
+        report._add(name, False, f"无法检查 / cannot be checked: {exc.__class__.__name__}: {exc}")
+        return None
 
 
 def _check_log_key(report: BundleReport, p: _Parsed, pinned: Verifier | None) -> Verifier | None:
@@ -910,6 +893,11 @@ def _check_point_entry(report: BundleReport, p: _Parsed, e: _Entry) -> Point | N
     except (KeyError, TypeError, ValueError) as exc:
         report._add("record:point", False, f"登记条目不完整 / the registry entry is incomplete: {exc}")
         return None
+    if _zone(point.timezone)[0] is None:
+        report._add(
+            "record:point", False, f"未知时区 / unknown time zone {point.timezone!r} in the registry entry"
+        )
+        return None
     if p.frame is not None:
         frame_entry_ = p.entries["frame"]
         if p.frame.get("mn") != point.mn:
@@ -981,10 +969,10 @@ def _check_frame(report: BundleReport, p: _Parsed) -> None:
 
 
 def _same_number(a: object, b: object) -> bool:
+    """Exactly the same number (JSON keeps every bit of a float), or both absent."""
     if a is None or b is None:
         return a is None and b is None
-    x, y = float(a), float(b)  # type: ignore[arg-type]
-    return math.isfinite(x) and abs(x - y) <= 1e-9 * max(1.0, abs(y))
+    return isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b)
 
 
 def _check_reading(report: BundleReport, p: _Parsed, point: Point | None) -> None:
@@ -1017,8 +1005,6 @@ def _check_reading(report: BundleReport, p: _Parsed, point: Point | None) -> Non
     if parsed is None:
         report._add(name, False, "原始数据帧无法解析 / the raw frame does not parse as HJ 212")
         return
-    from .services import readings_of
-
     derived, _ = readings_of(parsed, point)
     match = next((d for d in derived if (d.mn, d.kind, d.pollutant, d.data_time) == key), None)
     if match is None:
@@ -1028,7 +1014,7 @@ def _check_reading(report: BundleReport, p: _Parsed, point: Point | None) -> Non
             f"原始数据帧中没有该监测数据 / the raw frame does not carry reading {', '.join(map(str, key))}",
         )
         return
-    diff = [c for c in _VALUE_COLUMNS if not _same_number(r[c], match.values.get(c))]
+    diff = [c for c in VALUE_COLUMNS if not _same_number(r[c], match.values.get(c))]
     diff += [
         c
         for c, v in (
@@ -1059,8 +1045,6 @@ def _check_csv_reading(report: BundleReport, p: _Parsed, point: Point) -> None:
     MN, pollutant, time, value and flag of the reading."""
     r, raw = p.reading, p.raw
     assert r is not None and raw is not None
-    from .services import parse_iso_time
-
     try:
         cells = [c.strip() for c in next(csv.reader(io.StringIO(raw.decode("utf-8"))), [])]
     except (UnicodeDecodeError, csv.Error):
@@ -1079,7 +1063,7 @@ def _check_csv_reading(report: BundleReport, p: _Parsed, point: Point) -> None:
         and r[column] is not None
         and any(_same_number(r[column], n) for n in numbers)
         and (r["flag"] is None or r["flag"] in cells)
-        and all(r[c] is None for c in _VALUE_COLUMNS if c != column)
+        and all(r[c] is None for c in VALUE_COLUMNS if c != column)
     )
     report._add(
         "record:reading",
@@ -1244,7 +1228,7 @@ def _reading_summary(
     name_en = f"{info.en} ({r['pollutant']})" if info else r["pollutant"]
     kind_zh, kind_en = _KIND_TEXT.get(r["kind"], (r["kind"], r["kind"]))
     values = []
-    for c in _VALUE_COLUMNS:
+    for c in VALUE_COLUMNS:
         if r[c] is not None:
             unit = (info.emission_unit if c == "cou" else info.unit) if info else None
             values.append(f"{_COLUMN_SUFFIX[c]}={_num(r[c])}" + (f" {unit}" if unit else ""))
@@ -1293,7 +1277,7 @@ def _frame_summary(
         cmd_zh = cmd.zh if cmd else (_KIND_TEXT[kind][0] if kind else "")
         cmd_en = cmd.en if cmd else (_KIND_TEXT[kind][1] if kind else "")
         content_zh = f"命令 CN {cn}" + (f"（{cmd_zh}）" if cmd_zh else "")
-        content_en = f"command CN {cn}" + (f" ({cmd_en})" if cmd_en else "")
+        content_en = f"Command CN {cn}" + (f" ({cmd_en})" if cmd_en else "")
         if parsed.data_time:
             content_zh += f"，数据时间 {parsed.data_time}（当地时间）"
             content_en += f", DataTime {parsed.data_time} (local)"
@@ -1324,7 +1308,7 @@ def _point_summary(
     action = e.obj.get("action") if e.obj is not None else None
     action_zh = {"added": "新增", "changed": "变更"}.get(str(action), str(action))
     updated = state.get("updated_us")
-    when = _local(int(updated) // 1_000_000, zone) if _is_int(updated) else "?"
+    when = _local(updated // 1_000_000, zone) if isinstance(updated, int) else "?"
     limits = state.get("limits") or {}
     shown = "；".join(f"{k}={_num(v)}" for k, v in sorted(limits.items())) if isinstance(limits, dict) else ""
     return {

@@ -569,6 +569,128 @@ def verify(
         raise typer.Exit(1)
 
 
+# ----------------------------------------------------------------------------------------------- proof bundles
+@app.command()
+def proof(
+    frame: Annotated[int | None, typer.Option("--frame", help="Prove this frames row (its id).")] = None,
+    entry: Annotated[int | None, typer.Option("--entry", help="Prove this ledger entry (its index).")] = None,
+    reading: Annotated[
+        tuple[str, str, str, str] | None,
+        typer.Option(
+            "--reading",
+            metavar="MN KIND POLLUTANT TIME",
+            help="Prove this reading: MN, kind (rtd|minute|hour|day or 2011|2051|2061|2031), pollutant code and "
+            "data time (ISO 8601, in the point's zone unless it has an offset).",
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the bundle to this file (default: standard output).")
+    ] = None,
+    db: DbOption = None,
+    keys: KeysOption = None,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The ledger's public key: a .vkey file, a key name or a vkey."),
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness's public key to put in the bundle (repeatable; default: the keys in the key "
+            "directory of the witnesses that have cosigned).",
+        ),
+    ] = None,
+) -> None:
+    """Export a self-contained proof bundle of one frame, reading or ledger entry (entry, inclusion proof,
+    signed and cosigned checkpoint, public keys) that `envtrust verify-bundle` checks offline."""
+    from .bundle import dumps, load_vkey, make_bundle, witness_verifiers_for, write_bundle
+    from .keys import load_verifier
+    from .store import open_store
+
+    if sum(x is not None for x in (frame, entry, reading)) != 1:
+        raise _fail(
+            EnvtrustError("give exactly one of --frame ID, --entry INDEX, --reading MN KIND POLLUTANT TIME")
+        )
+    cfg = settings.load()
+    try:
+        verifier = load_verifier(log_key or cfg.origin, keys)
+        witnesses = [load_vkey(k, keys) for k in witness_key] if witness_key else None
+        store = open_store(_db(db), migrate=False)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    try:
+        with store:
+            bundle = make_bundle(
+                store,
+                frame_id=frame,
+                entry_index=entry,
+                reading=reading,
+                log_verifier=verifier,
+                witness_verifiers=witnesses if witnesses is not None else witness_verifiers_for(store, keys),
+            )
+        if out_file is None:
+            sys.stdout.write(dumps(bundle))
+        else:
+            write_bundle(bundle, out_file)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if out_file is not None:
+        err.print(f"{escape(bundle['summary']['zh'])}\n{escape(bundle['summary']['en'])}", soft_wrap=True)
+        err.print(
+            f"proof bundle written to {escape(str(out_file))}; check it with: envtrust verify-bundle "
+            f"{escape(str(out_file))} --log-key {escape(verifier.vkey())}",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    file: Annotated[str, typer.Argument(help="The proof bundle (JSON file), or - for standard input.")],
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="Pin the ledger's public key obtained out of band (a vkey or a .vkey file); default: the key "
+            "in the bundle, which proves only that the bundle is consistent.",
+        ),
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option("--witness-key", help="Pin a witness's public key (repeatable); default: the bundle's."),
+    ] = None,
+    min_cosignatures: Annotated[
+        int,
+        typer.Option("--min-cosignatures", min=0, help="Fail unless this many witness cosignatures verify."),
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a proof bundle offline with nothing but the bundle (and public keys); exit 1 if it does not verify."""
+    from .bundle import load_vkey, loads, read_bundle, verify_bundle
+    from .errors import ConfigError
+    from .ledger.note import Verifier
+
+    try:
+        bundle = loads(sys.stdin.buffer.read(), "standard input") if file == "-" else read_bundle(file)
+        pinned = load_vkey(log_key) if log_key is not None else None
+        if pinned is not None and not isinstance(pinned, Verifier):
+            raise ConfigError("--log-key is a witness cosignature key (type 0x04), not a log key")
+        witnesses = [load_vkey(k) for k in witness_key] if witness_key else None
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    report = verify_bundle(bundle, log_key=pinned, witness_keys=witnesses, min_cosignatures=min_cosignatures)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        for line in report.lines():
+            color = "green" if line.startswith("✓") else "red" if line.startswith("✗") else None
+            out.print(
+                f"[{color}]{escape(line)}[/]" if color else escape(line), soft_wrap=True, highlight=False
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 # ----------------------------------------------------------------------------------------------- serve
 def _run(coro: Any) -> Any:
     try:

@@ -35,6 +35,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import http.client
 import json
 import os
 import tempfile
@@ -53,7 +54,6 @@ from .errors import ConfigError, EnvtrustError
 from .keys import default_dir, stem_of
 from .ledger import merkle
 from .ledger.note import (
-    Checkpoint,
     CosignatureVerifier,
     NoteError,
     Signer,
@@ -95,7 +95,13 @@ class WitnessError(EnvtrustError):
 
 
 class WitnessRefusal(WitnessError):
-    """The log offered a checkpoint this witness must not cosign: bad signature, rollback, fork, rewrite."""
+    """The log offered a checkpoint this witness must not cosign.
+
+    ``kind``: ``bad_signature`` (not signed by the log key), ``origin`` (another log's checkpoint),
+    ``rollback`` (smaller than cosigned before), ``fork`` (same size, another root), ``inconsistent`` (the
+    consistency proof from the cosigned checkpoint does not verify: history rewritten or forked).
+    ``evidence`` holds both notes and the proof; ``evidence_path`` where it was written, if it was.
+    """
 
     def __init__(self, message: str, *, kind: str, evidence: dict[str, Any]) -> None:
         super().__init__(message, code=kind)
@@ -242,7 +248,7 @@ def _http(
         raise WitnessError(
             f"{method} {url}: HTTP {exc.code}: {message}", status=exc.code, code=code
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise WitnessError(f"cannot reach {url}: {reason}") from None
     if len(body) > MAX_RESPONSE:
@@ -357,11 +363,11 @@ def witness_once(
         raise WitnessError(f"GET {checkpoint_url}: {exc}") from None
     started = int(now())
     try:
-        cp = open_checkpoint(offered, log_verifier, origin=state.origin if state is not None else None)
+        cp = open_checkpoint(offered, log_verifier)
     except NoteError as exc:
         refusal = _refuse(
             "bad_signature",
-            f"refused: the checkpoint from {checkpoint_url} is not signed by the log key "
+            f"the checkpoint from {checkpoint_url} is not signed by the log key "
             f"{log_verifier.name}+{log_verifier.key_hash.hex()}: {exc}",
             url=base,
             offered=offered,
@@ -371,6 +377,17 @@ def witness_once(
         _keep_evidence(state_path, refusal)
         raise refusal from None
 
+    if state is not None and cp.origin != state.origin:
+        refusal = _refuse(
+            "origin",
+            f"the checkpoint is of the log {cp.origin!r}, but this witness follows {state.origin!r}",
+            url=base,
+            offered=offered,
+            state=state,
+            now=started,
+        )
+        _keep_evidence(state_path, refusal)
+        raise refusal
     proof: list[bytes] = []
     if state is None:
         action = "tofu"
@@ -381,7 +398,7 @@ def witness_once(
     elif cp.size < state.size:
         refusal = _refuse(
             "rollback",
-            f"refused: the log rolled back: it offers size {cp.size} (root {_b64(cp.root_hash)}) but this "
+            f"the log rolled back: it offers size {cp.size} (root {_b64(cp.root_hash)}) but this "
             f"witness already cosigned size {state.size} (root {_b64(state.root)})",
             url=base,
             offered=offered,
@@ -394,7 +411,7 @@ def witness_once(
         if cp.root_hash != state.root:
             refusal = _refuse(
                 "fork",
-                f"refused: the log forked: it offers size {cp.size} with root {_b64(cp.root_hash)}, but this "
+                f"the log forked: it offers size {cp.size} with root {_b64(cp.root_hash)}, but this "
                 f"witness cosigned size {state.size} with root {_b64(state.root)}",
                 url=base,
                 offered=offered,
@@ -424,7 +441,7 @@ def witness_once(
         if not merkle.verify_consistency(state.size, cp.size, state.root, cp.root_hash, proof):
             refusal = _refuse(
                 "inconsistent",
-                f"refused: the log's history was rewritten or forked: the consistency proof from size "
+                f"the log's history was rewritten or forked: the consistency proof from size "
                 f"{state.size} (root {_b64(state.root)}, as this witness cosigned it) to size {cp.size} "
                 f"(root {_b64(cp.root_hash)}) does not verify",
                 url=base,
@@ -449,7 +466,7 @@ def witness_once(
             origin=cp.origin,
             size=cp.size,
             root=cp.root_hash,
-            note=_log_only(offered, log_verifier, cp),
+            note=_log_only(offered, log_verifier),
             log_key=log_verifier.vkey(),
             cosigned_at=timestamp,
             url=base,
@@ -474,7 +491,7 @@ def witness_once(
     )
 
 
-def _log_only(note: str, log_verifier: Verifier, cp: Checkpoint) -> str:
+def _log_only(note: str, log_verifier: Verifier) -> str:
     """The note with only the log's own signature line(s): what the state keeps as the reference."""
     text, lines = parse_note(note)
     mine = [s for s in lines if (s.name, s.key_hash) == (log_verifier.name, log_verifier.key_hash)]

@@ -179,6 +179,13 @@ def _error_json(status: int, code: str, message: str, headers: dict[str, str] | 
     )
 
 
+def _note_text(note: str) -> str | None:
+    try:
+        return parse_note(note)[0]
+    except NoteError:
+        return None
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for e in exc.errors():
@@ -315,7 +322,11 @@ def create_app(
 
     def with_cosignatures(note: str, size: int) -> str:
         """The log's note with the verified cosignature lines of configured witnesses held for ``size``."""
-        text, lines = parse_note(note)
+        try:
+            text, lines = parse_note(note)
+        except NoteError:  # a damaged row: serve it as it is, clients will not verify it
+            log.error("the stored checkpoint of size %d is not a signed note", size)
+            return note
         message = text.encode("utf-8")
         best: dict[tuple[str, bytes], tuple[int, NoteSignature]] = {}
         for row in store.cosignatures(size):
@@ -546,7 +557,7 @@ def create_app(
         stored = checkpoint_row(cp.size)
         if stored is None:
             raise ApiError(409, "unknown_checkpoint", f"this log never signed a checkpoint of size {cp.size}")
-        if bytes(stored["root"]) != cp.root_hash or parse_note(stored["note"])[0] != text:
+        if bytes(stored["root"]) != cp.root_hash or _note_text(stored["note"]) != text:
             raise ApiError(
                 409,
                 "checkpoint_mismatch",
