@@ -293,7 +293,19 @@ def end_to_end(db: str, workdir: Path, conns: int, window: int, seconds: float, 
     reg.write_text(registry_text(mns), encoding="utf-8")
     envtrust = Path(sys.executable).with_name("envtrust")
     proc = subprocess.Popen(
-        [str(envtrust), "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--registry", str(reg)],
+        [
+            str(envtrust),
+            "serve",
+            "--db",
+            db,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--registry",
+            str(reg),
+            "--no-http",
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "ENVTRUST_KEYS": str(workdir / "keys")},

@@ -301,7 +301,14 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage" in result.stdout
     if command:
-        assert "--db" in result.stdout or command[0] in ("decode", "simulate", "registry", "keys")
+        assert "--db" in result.stdout or command[0] in (
+            "decode",
+            "simulate",
+            "registry",
+            "keys",
+            "witness",
+            "verify-bundle",
+        )
 
 
 def test_version() -> None:

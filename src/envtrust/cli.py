@@ -719,21 +719,45 @@ def serve(
     checkpoint_interval: Annotated[
         float, typer.Option(help="Seconds between signed checkpoints while entries arrive.")
     ] = 5.0,
+    http_host: Annotated[
+        str | None, typer.Option("--http-host", help="Address of the HTTP API (default: the --host address).")
+    ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port", help="HTTP API port (default 8212, env ENVTRUST_HTTP_PORT; 0: any free port)."
+        ),
+    ] = None,
+    no_http: Annotated[
+        bool, typer.Option("--no-http", help="Run the HJ 212 gateway without the HTTP API.")
+    ] = False,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness whose cosignatures the API accepts and shows: a vkey, a .vkey file or a key name "
+            "in the key directory (repeat for several witnesses).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the HJ 212 gateway: receive, store durably, then acknowledge.  Stops cleanly on SIGINT/SIGTERM.
+    """Run the HJ 212 gateway and the HTTP API: receive, store durably, then acknowledge.  Stops cleanly on
+    SIGINT/SIGTERM.
 
     The ledger is checkpointed (signed with the key named after the origin, created on first use) every few
-    seconds while entries arrive, and once more on shutdown.
+    seconds while entries arrive, and once more on shutdown.  The HTTP API (/api/v1, port 8212) serves the
+    signed checkpoints, proofs and entries, and takes witness cosignatures (envtrust witness).
     """
     from .ingest.server import Gateway, GatewayLimits
     from .registry import load_registry
     from .services import Checkpointer, Ingest
     from .store import open_store
+    from .witness import load_witness_key
 
     cfg = settings.load()
     try:
         ingest = Ingest(open_store(_db(db)), max_segment=max_segment)
         signer = log_signer(origin or cfg.origin, keys, create=True)
+        witnesses = [load_witness_key(w, keys) for w in witness_key or []]
         if registry is not None:
             ingest.load_registry(load_registry(registry))
     except EnvtrustError as exc:
@@ -741,6 +765,8 @@ def serve(
     checkpointer = Checkpointer(ingest.store, signer, origin or cfg.origin)
 
     async def main() -> None:
+        from .api import HttpServer, create_app, serve_http
+
         gw = Gateway(
             ingest,
             host or cfg.host,
@@ -750,11 +776,27 @@ def serve(
             checkpoint_interval=checkpoint_interval,
         )
         await gw.start()
+        http: HttpServer | None = None
+        if not no_http:
+            api = create_app(ingest.store, log_verifier=signer.verifier(), witnesses=witnesses)
+            try:
+                http = await serve_http(
+                    api, http_host or host or cfg.host, http_port if http_port is not None else cfg.http_port
+                )
+            except BaseException:
+                await gw.close()
+                raise
         err.print(
-            f"envtrust gateway listening on {gw.address} (HJ 212), database {_db(db)}, "
-            f"{len(ingest.store.points())} registered points. Ctrl-C stops."
+            f"envtrust gateway listening on {gw.address} (HJ 212)"
+            + (f", HTTP API on {http.url}/api/v1" if http is not None else "")
+            + f", database {_db(db)}, {len(ingest.store.points())} registered points, "
+            f"{len(witnesses)} witness keys. Ctrl-C stops."
         )
-        await gw.serve_until_signal()
+        try:
+            await gw.serve_until_signal()
+        finally:
+            if http is not None:
+                await http.stop()
         err.print(f"stopped: {gw.stats.frames} records stored, {gw.stats.acks} replies sent")
 
     try:
@@ -763,6 +805,92 @@ def serve(
         raise _fail(EnvtrustError(f"cannot listen: {exc.strerror or exc}")) from None
     finally:
         ingest.store.close()
+
+
+# ----------------------------------------------------------------------------------------------- witness
+@app.command()
+def witness(
+    url: Annotated[str, typer.Option("--url", help="The envtrust server to witness, e.g. http://host:8212.")],
+    log_key: Annotated[
+        str,
+        typer.Option(
+            "--log-key", help="The log's public key: a .vkey file, a key name in the key directory or a vkey."
+        ),
+    ],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key", help="This witness's key name in the key directory (envtrust keys create NAME)."
+        ),
+    ],
+    state: Annotated[
+        Path, typer.Option("--state", help="State file: the last checkpoint this witness cosigned.")
+    ] = Path("witness-state.json"),
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 60.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="One round, then exit: 0 cosigned or current, 1 refused, 2 error.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="HTTP timeout, seconds.")] = 10.0,
+    keys: KeysOption = None,
+) -> None:
+    """Witness a running envtrust: cosign its checkpoints only if they extend what this witness cosigned.
+
+    Each round fetches the newest checkpoint and a consistency proof from the one cosigned last (in --state).
+    Without a state file, the current checkpoint is trusted on first use.
+    A forked, rolled-back or rewritten log is refused, naming sizes and roots; evidence goes beside --state.
+    Stops on SIGINT/SIGTERM after the round in progress.
+    """
+    import signal
+    import threading
+
+    from .keys import load_signer, load_verifier
+    from .witness import WitnessError, WitnessRefusal, WitnessResult, run_witness, witness_once
+
+    try:
+        log_verifier = load_verifier(log_key, keys)
+        signer = load_signer(key, keys)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+
+    def report(outcome: WitnessResult | WitnessError) -> None:
+        stamp = f"[dim]{time.strftime('%H:%M:%S')}[/]"
+        if isinstance(outcome, WitnessRefusal):
+            err.print(f"{stamp} [bold red]REFUSED[/] {escape(str(outcome))}", soft_wrap=True)
+            if outcome.evidence_path is not None:
+                err.print(f"  evidence kept in {escape(str(outcome.evidence_path))}", soft_wrap=True)
+        elif isinstance(outcome, WitnessError):
+            err.print(f"{stamp} [yellow]error:[/] {escape(str(outcome))}", soft_wrap=True)
+        else:
+            colour = "yellow" if outcome.tofu else "green"
+            out.print(f"{stamp} [{colour}]{outcome.action}[/] {escape(outcome.message)}", soft_wrap=True)
+
+    if once:
+        try:
+            result = witness_once(url, log_verifier, signer, state, timeout=timeout)
+        except WitnessRefusal as exc:
+            report(exc)
+            raise typer.Exit(1) from None
+        except WitnessError as exc:
+            report(exc)
+            raise typer.Exit(2) from None
+        report(result)
+        return
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    err.print(
+        f"witnessing {escape(url)} as {escape(signer.name)} every {interval:g} s, "
+        f"state {escape(str(state))}. Ctrl-C stops."
+    )
+    try:
+        last = run_witness(
+            url, log_verifier, signer, state, interval=interval, report=report, stop=stop, timeout=timeout
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if isinstance(last, WitnessRefusal):
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------------------------------------- simulate

@@ -255,6 +255,8 @@ def start_server(tmp_path: Path, db: str) -> tuple[subprocess.Popen[bytes], int]
             "0",
             "--registry",
             str(reg),
+            "--http-port",
+            "0",
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
