@@ -362,32 +362,27 @@ def witness_once(
     except NoteError as exc:
         raise WitnessError(f"GET {checkpoint_url}: {exc}") from None
     started = int(now())
+
+    def refuse(kind: str, message: str, proof: list[bytes] | None = None) -> WitnessRefusal:
+        """The refusal to raise, its evidence kept beside the state file."""
+        refusal = _refuse(kind, message, url=base, offered=offered, state=state, proof=proof, now=started)
+        _keep_evidence(state_path, refusal)
+        return refusal
+
     try:
         cp = open_checkpoint(offered, log_verifier)
     except NoteError as exc:
-        refusal = _refuse(
+        raise refuse(
             "bad_signature",
             f"the checkpoint from {checkpoint_url} is not signed by the log key "
             f"{log_verifier.name}+{log_verifier.key_hash.hex()}: {exc}",
-            url=base,
-            offered=offered,
-            state=state,
-            now=started,
-        )
-        _keep_evidence(state_path, refusal)
-        raise refusal from None
+        ) from None
 
     if state is not None and cp.origin != state.origin:
-        refusal = _refuse(
+        raise refuse(
             "origin",
             f"the checkpoint is of the log {cp.origin!r}, but this witness follows {state.origin!r}",
-            url=base,
-            offered=offered,
-            state=state,
-            now=started,
         )
-        _keep_evidence(state_path, refusal)
-        raise refusal
     proof: list[bytes] = []
     if state is None:
         action = "tofu"
@@ -396,30 +391,18 @@ def witness_once(
             "on first use"
         )
     elif cp.size < state.size:
-        refusal = _refuse(
+        raise refuse(
             "rollback",
             f"the log rolled back: it offers size {cp.size} (root {_b64(cp.root_hash)}) but this "
             f"witness already cosigned size {state.size} (root {_b64(state.root)})",
-            url=base,
-            offered=offered,
-            state=state,
-            now=started,
         )
-        _keep_evidence(state_path, refusal)
-        raise refusal
     elif cp.size == state.size:
         if cp.root_hash != state.root:
-            refusal = _refuse(
+            raise refuse(
                 "fork",
                 f"the log forked: it offers size {cp.size} with root {_b64(cp.root_hash)}, but this "
                 f"witness cosigned size {state.size} with root {_b64(state.root)}",
-                url=base,
-                offered=offered,
-                state=state,
-                now=started,
             )
-            _keep_evidence(state_path, refusal)
-            raise refusal
         if _has_own_cosignature(offered, signer):
             return WitnessResult(
                 "current",
@@ -439,19 +422,13 @@ def witness_once(
     else:
         proof = _fetch_proof(base, state.size, cp.size, timeout)
         if not merkle.verify_consistency(state.size, cp.size, state.root, cp.root_hash, proof):
-            refusal = _refuse(
+            raise refuse(
                 "inconsistent",
                 f"the log's history was rewritten or forked: the consistency proof from size "
                 f"{state.size} (root {_b64(state.root)}, as this witness cosigned it) to size {cp.size} "
                 f"(root {_b64(cp.root_hash)}) does not verify",
-                url=base,
-                offered=offered,
-                state=state,
-                proof=proof,
-                now=started,
+                proof,
             )
-            _keep_evidence(state_path, refusal)
-            raise refusal
         action = "cosigned"
         message = (
             f"checkpoint {cp.size} (root {_b64(cp.root_hash)}) is consistent with checkpoint {state.size} "
