@@ -156,6 +156,21 @@ def _raw_rows(frames: list[bytes]) -> list[tuple[tuple[object, ...], list[tuple[
     return rows
 
 
+def _ledger_rows(rows: list) -> tuple[list, list]:  # type: ignore[type-arg]
+    """The ledger rows envtrust writes with these frames: one entry and the completed nodes per frame."""
+    from envtrust.ledger import merkle
+    from envtrust.ledger.entries import frame_entry
+    from envtrust.store.schema import FRAME_COLUMNS
+
+    entries, nodes = [], []
+    app = merkle.Appender()
+    for f, _ in rows:
+        entry = frame_entry(f[0], f[5], dict(zip(("id", *FRAME_COLUMNS), f, strict=True)))
+        entries.append((f[0] - 1, "hj212.frame", f"frames/{f[0]}", entry))
+        nodes.append(app.append([merkle.leaf_hash(entry)]))
+    return entries, nodes
+
+
 def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
     """Insert the frame and reading rows envtrust would store, with plain sqlite3, same schema and durability."""
     from sqlalchemy import create_engine
@@ -171,7 +186,9 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
     con.execute("PRAGMA synchronous=FULL")
     fsql = "INSERT INTO frames VALUES (" + ",".join(["?"] * 18) + ")"
     rsql = "INSERT OR IGNORE INTO readings VALUES (" + ",".join(["?"] * 18) + ")"
-    csql = "INSERT INTO chain VALUES (?, ?, ?)"
+    esql = "INSERT INTO ledger_entries (idx, type, ref, entry) VALUES (?, ?, ?, ?)"
+    nsql = "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)"
+    entries, nodes = _ledger_rows(rows)
     done = 0
     t0 = time.perf_counter()
     batch = 1000
@@ -180,7 +197,8 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
         con.execute("BEGIN IMMEDIATE")
         con.executemany(fsql, [f for f, _ in part])
         con.executemany(rsql, [r for _, rs in part for r in rs])
-        con.executemany(csql, [(f[0], "{}", b"\0" * 32) for f, _ in part])
+        con.executemany(esql, [entries[f[0] - 1] for f, _ in part])
+        con.executemany(nsql, [n for f, _ in part for n in nodes[f[0] - 1]])
         con.execute("COMMIT")
         done += batch
     elapsed = time.perf_counter() - t0
@@ -201,6 +219,7 @@ def raw_postgres(url: str, frames: list[bytes], seconds: float) -> float:
         metadata.create_all(engine)
         engine.dispose()
         rows = _raw_rows(frames)
+        entries, nodes = _ledger_rows(rows)
         schema = db.rsplit("%3D", 1)[1]
         plain = url.replace("postgresql+psycopg://", "postgresql://")
         done = 0
@@ -218,9 +237,13 @@ def raw_postgres(url: str, frames: list[bytes], seconds: float) -> float:
                         for _, rs in part:
                             for r in rs:
                                 cp.write_row(r)
-                    with cur.copy("COPY chain FROM STDIN") as cp:
+                    with cur.copy("COPY ledger_entries (idx, type, ref, entry) FROM STDIN") as cp:
                         for f, _ in part:
-                            cp.write_row((f[0], "{}", b"\0" * 32))
+                            cp.write_row(entries[f[0] - 1])
+                    with cur.copy("COPY ledger_nodes (level, idx, hash) FROM STDIN") as cp:
+                        for f, _ in part:
+                            for n in nodes[f[0] - 1]:
+                                cp.write_row(n)
                 done += batch
             elapsed = time.perf_counter() - t0
         return done / elapsed
@@ -238,10 +261,9 @@ def _load_process(port: int, conns: int, window: int, seconds: float, mns: int, 
         pass
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    per_conn = max(2000, int(30000 / conns) + window * 4)
+    per_conn = max(50, 60000 // conns)  # distinct frames: enough for the run without repeating any
     frames = {
-        k: [minute_frame(mn_of(k % mns), k * 100000 + i) for i in range(min(per_conn, 3000))]
-        for k in range(conns)
+        k: [minute_frame(mn_of(k % mns), k * 100000 + i) for i in range(per_conn)] for k in range(conns)
     }
 
     async def main() -> tuple[int, float]:
