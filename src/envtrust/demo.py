@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from . import settings
+from .api import create_app, serve_http
 from .ingest.server import Gateway
 from .keys import ledger_signer
 from .registry import load_registry
@@ -80,7 +81,14 @@ def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: flo
 
 
 async def run_demo(
-    *, db: str, port: int, speed: float, seed: int, duration: float | None, console: Console
+    *,
+    db: str,
+    port: int,
+    speed: float,
+    seed: int,
+    duration: float | None,
+    console: Console,
+    http_port: int = 8212,
 ) -> None:
     store = open_store(db)
     ingest = Ingest(store)
@@ -105,12 +113,18 @@ async def run_demo(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     events: deque[str] = deque(maxlen=6)
+    api = create_app(store, log_verifier=signer.verifier())
+    try:
+        http = await serve_http(api, "127.0.0.1", http_port)
+    except OSError:
+        http = await serve_http(api, "127.0.0.1", 0)
 
     def on_event(mn: str, text: str) -> None:
         events.append(f"{datetime.now():%H:%M:%S} {mn[-8:]} {text}")
 
     console.print(
         f"envtrust demo: gateway on {gw.address}, {len(points)} simulated data loggers, database {db}.\n"
+        f"Ledger API: {http.url}/api/v1/ledger/checkpoint (signed checkpoints every 5 s; key {origin}).\n"
         "Data loggers send real-time data every 30 s and minute data every minute; Ctrl-C stops everything."
     )
     fleet = asyncio.create_task(
@@ -137,6 +151,7 @@ async def run_demo(
         stop.set()
         stats: Any = await fleet
         await gw.close()
+        await http.stop()
         st = store.status()
         store.close()
         console.print()
