@@ -790,7 +790,8 @@ def serve(
             f"envtrust gateway listening on {gw.address} (HJ 212)"
             + (f", HTTP API on {http.url}/api/v1" if http is not None else "")
             + f", database {_db(db)}, {len(ingest.store.points())} registered points, "
-            f"{len(witnesses)} witness keys. Ctrl-C stops."
+            f"{len(witnesses)} witness keys. Ctrl-C stops.",
+            soft_wrap=True,
         )
         try:
             await gw.serve_until_signal()
