@@ -383,18 +383,7 @@ def _reading_record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _registry_index(store: Store, mn: str, before: int) -> int | None:
     """The newest ``registry.point`` entry of ``mn`` before ledger index ``before`` (the state in effect)."""
-    from sqlalchemy import func, select
-
-    from .store import schema
-
-    t = schema.ledger_entries
-    with store.engine.connect() as conn:
-        found = conn.execute(
-            select(func.max(t.c.idx)).where(
-                t.c.ref == f"points/{mn}", t.c.type == "registry.point", t.c.idx < before
-            )
-        ).scalar()
-    return int(found) if found is not None else None
+    return store.entry_index_before(f"points/{mn}", before)
 
 
 def _entry_obj(role: str, index: int, data: bytes, proof: Sequence[bytes]) -> dict[str, Any]:

@@ -621,6 +621,13 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref)).scalar()
 
+    def entry_index_before(self, ref: str, before: int) -> int | None:
+        """The newest ledger index recording ``ref`` below index ``before`` (the state in effect then)."""
+        t = s.ledger_entries
+        with self.engine.connect() as conn:
+            found = conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref, t.c.idx < before)).scalar()
+        return int(found) if found is not None else None
+
     def save_checkpoint(self, size: int, root: bytes, note: str) -> bool:
         """Keep a signed checkpoint; False when one of that size exists already."""
         with self._writing() as conn:
