@@ -187,3 +187,38 @@ def test_verify_command_exit_codes(db_url: str, registry_file: Path, tmp_path: P
     bad = runner.invoke(app, ["verify", "--db", db_url, "--keys", str(keys), "--log-key", ORIGIN, "--json"])
     assert bad.exit_code == 1
     assert '"ok": false' in bad.output and "points row" in bad.output
+
+
+def test_verify_on_a_live_database_sees_one_consistent_snapshot(
+    filled: tuple[Store, Signer], make_frame
+) -> None:  # type: ignore[no-untyped-def]
+    """Frames written while verify runs are neither seen nor reported as unledgered."""
+    import threading
+
+    store, signer = filled
+    ingest = Ingest(store)
+    with store.snapshot() as snap:
+        before = snap.ledger_size()
+        frames_before = sum(1 for _ in snap.iter_frames())
+        raw = make_frame("2051", data_time="20260102080000")
+        ingest.record([ingest.prepare(e, peer="p") for e in make_frame.decode(raw, ingest.decoder())])
+        assert snap.ledger_size() == before
+        assert sum(1 for _ in snap.iter_frames()) == frames_before
+    assert store.ledger_size() == before + 1
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            raw = make_frame("2051", data_time=f"202601030{i // 60 % 10}{i % 60:02d}00")
+            ingest.record([ingest.prepare(e, peer="p") for e in make_frame.decode(raw, ingest.decoder())])
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = [verify(store, signer.verifier()) for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r.ok for r in reports), [r.problems for r in reports]

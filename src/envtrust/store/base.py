@@ -8,6 +8,7 @@ only after :meth:`Store.write` returns).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -148,6 +149,7 @@ class Store:
         # only bench/ledger.py turns this off, to measure what the ledger costs on the write path; nothing
         # else may (a database written without it fails `envtrust verify`)
         self._ledger_on = True
+        self._snapshot_conn: Connection | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -228,7 +230,7 @@ class Store:
         """Every registered point, with its enterprise and limits."""
         from ..registry import Enterprise
 
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             ents = {
                 r.id: Enterprise(r.name, r.credit_code, r.industry)
                 for r in conn.execute(select(s.enterprises))
@@ -273,6 +275,26 @@ class Store:
         except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             # the bulk paths call the driver directly, so its own errors (sqlite3, psycopg) arrive unwrapped
             raise StoreError(f"write failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def _reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection for reads (in a snapshot store: the snapshot's one connection and transaction)."""
+        if self._snapshot_conn is not None:
+            return contextlib.nullcontext(self._snapshot_conn)
+        return self.engine.connect()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """A read-only view of this store in which every read sees the same consistent state (one
+        transaction: SQLite WAL snapshot, PostgreSQL REPEATABLE READ), so that ``verify`` on a live system
+        does not mistake rows written meanwhile for tampering."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                view = Store(self.engine)
+                view._snapshot_conn = conn
+                view._ledger_on = self._ledger_on
+                yield view
 
     def _writing(self) -> Any:
         """A write transaction (on SQLite: BEGIN IMMEDIATE)."""
@@ -449,7 +471,7 @@ class Store:
     # ----------------------------------------------------------------- reads
     def status(self) -> Status:
         st = Status()
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for status, n, last in conn.execute(
                 select(s.frames.c.status, func.count(), func.max(s.frames.c.received_us)).group_by(
                     s.frames.c.status
@@ -489,7 +511,7 @@ class Store:
             q = q.where(s.frames.c.mn == mn)
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for row in conn.execute(q).mappings():
                 d = dict(row)
                 d["raw"] = bytes(d["raw"])
@@ -518,13 +540,13 @@ class Store:
             q = q.where(s.readings.c.data_time >= start)
         if end is not None:
             q = q.where(s.readings.c.data_time < end)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for row in conn.execute(q).mappings():
                 yield dict(row)
 
     def overview(self) -> list[dict[str, Any]]:
         """Per registered point: frames received, quarantined, last receive time, newest real-time values."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             counts = {
                 r.mn: (r.n, r.last)
                 for r in conn.execute(
@@ -594,37 +616,38 @@ class Store:
 
     # ----------------------------------------------------------------- ledger
     def ledger_size(self) -> int:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return ledger.ledger_size(conn)
 
     def root_at(self, size: int) -> bytes:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return ledger.root_at(conn, size)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return ledger.inclusion_proof(conn, index, size)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return ledger.consistency_proof(conn, old_size, new_size)
 
     def entry(self, index: int) -> tuple[str, str | None, bytes] | None:
         t = s.ledger_entries
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(t.c.type, t.c.ref, t.c.entry).where(t.c.idx == index)).first()
         return (row.type, row.ref, bytes(row.entry)) if row is not None else None
 
     def entry_index(self, ref: str) -> int | None:
         """The newest ledger index recording ``ref`` (e.g. ``frames/42``)."""
         t = s.ledger_entries
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref)).scalar()
+        with self._reading() as conn:
+            found = conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref)).scalar()
+        return int(found) if found is not None else None
 
     def entry_index_before(self, ref: str, before: int) -> int | None:
         """The newest ledger index recording ``ref`` below index ``before`` (the state in effect then)."""
         t = s.ledger_entries
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = conn.execute(select(func.max(t.c.idx)).where(t.c.ref == ref, t.c.idx < before)).scalar()
         return int(found) if found is not None else None
 
@@ -642,12 +665,12 @@ class Store:
 
     def checkpoints(self, *, after: int = -1) -> list[dict[str, Any]]:
         q = select(s.checkpoints).where(s.checkpoints.c.size > after).order_by(s.checkpoints.c.size)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(r) | {"root": bytes(r["root"])} for r in conn.execute(q).mappings()]
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
         q = select(s.checkpoints).order_by(s.checkpoints.c.size.desc()).limit(1)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(q).mappings().first()
         return dict(row) | {"root": bytes(row["root"])} if row is not None else None
 
@@ -667,7 +690,7 @@ class Store:
         q = select(s.cosignatures).order_by(s.cosignatures.c.id)
         if size is not None:
             q = q.where(s.cosignatures.c.size == size)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     # ----------------------------------------------------------------- state rows with their entries
@@ -687,7 +710,7 @@ class Store:
 
     def iter_state_rows(self, table: str) -> Iterator[dict[str, Any]]:
         t = s.metadata.tables[table]
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for row in conn.execute(select(t).order_by(t.c.id)).mappings():
                 yield dict(row)
 
@@ -698,18 +721,18 @@ class Store:
             .where(a.c.mn == mn, a.c.kind == kind, a.c.pollutant == pollutant, a.c.data_time == data_time)
             .order_by(a.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     # ----------------------------------------------------------------- streams for verification
     def iter_entries(self) -> Iterator[tuple[int, str, str | None, bytes]]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             yield from ledger.iter_entries(conn)
 
     def iter_nodes(self, level: int, batch: int = 20000) -> Iterator[tuple[int, bytes]]:
         t = s.ledger_nodes
         pos = -1
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             while True:
                 rows = conn.execute(
                     select(t.c.idx, t.c.hash)
@@ -724,7 +747,7 @@ class Store:
                 pos = int(rows[-1][0])
 
     def node_levels(self) -> list[int]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [
                 int(r[0])
                 for r in conn.execute(
@@ -746,7 +769,7 @@ class Store:
         """Every readings row ordered by (frame_id, mn, kind, pollutant, data_time)."""
         r = s.readings
         order = (r.c.frame_id, r.c.mn, r.c.kind, r.c.pollutant, r.c.data_time)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             offset_key: tuple[Any, ...] | None = None
             while True:
                 q = select(r).order_by(*order).limit(batch)
@@ -770,18 +793,18 @@ class Store:
         q = select(r).where(
             r.c.mn == mn, r.c.kind == kind, r.c.pollutant == pollutant, r.c.data_time == data_time
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(q).mappings().first()
         return dict(row) if row is not None else None
 
     def point_states(self) -> dict[str, dict[str, Any]]:
         """Every point's stored state as its registry entry records it, by MN."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             ids = conn.execute(select(s.points.c.id, s.points.c.mn)).all()
             return {mn: point_state(conn, pid) for pid, mn in ids}
 
     def reading_count(self) -> int:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return int(conn.execute(select(func.count()).select_from(s.readings)).scalar_one())
 
 
