@@ -91,42 +91,26 @@ def test_serve_checkpoints_a_witness_cosigns_and_verify_passes(tmp_path: Path) -
             status, note = get(f"{api}/api/v1/ledger/checkpoint")
         assert status == 200 and note.split("\n")[1] == "7", note  # 2 registry entries + 5 frames
 
-        witnessed = run(
-            [
-                "witness",
-                "--once",
-                "--url",
-                api,
-                "--log-key",
-                "envtrust.local/ledger",
-                "--key",
-                WITNESS,
-                "--state",
-                str(tmp_path / "w1.json"),
-            ],
-            env,
-        )
+        witness_once = [
+            "witness",
+            "--once",
+            "--url",
+            api,
+            "--log-key",
+            "envtrust.local/ledger",
+            "--key",
+            WITNESS,
+            "--state",
+            str(tmp_path / "w1.json"),
+        ]
+        witnessed = run(witness_once, env)
         assert witnessed.returncode == 0, witnessed.stdout + witnessed.stderr
         assert "tofu" in witnessed.stdout
         status, body = get(f"{api}/api/v1/ledger/cosignatures")
         assert status == 200 and [c["witness"] for c in json.loads(body)] == [WITNESS]
         status, note = get(f"{api}/api/v1/ledger/checkpoint")
         assert f"— {WITNESS} " in note  # the published checkpoint now carries the cosignature
-        again = run(
-            [
-                "witness",
-                "--once",
-                "--url",
-                api,
-                "--log-key",
-                "envtrust.local/ledger",
-                "--key",
-                WITNESS,
-                "--state",
-                str(tmp_path / "w1.json"),
-            ],
-            env,
-        )
+        again = run(witness_once, env)
         assert again.returncode == 0 and "current" in again.stdout
     finally:
         proc.send_signal(signal.SIGTERM)

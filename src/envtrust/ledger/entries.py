@@ -26,7 +26,15 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["FRAME_FIELDS", "STATE_ENTRIES", "amendment_entry", "canonical", "frame_entry", "registry_entry"]
+__all__ = [
+    "FRAME_FIELDS",
+    "STATE_ENTRIES",
+    "amendment_entry",
+    "canonical",
+    "entry_type",
+    "frame_entry",
+    "registry_entry",
+]
 
 # the frames columns an entry covers, besides the id and the raw bytes' hash
 FRAME_FIELDS = (
@@ -49,6 +57,11 @@ FRAME_FIELDS = (
 _TYPES = {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}
 
 
+def entry_type(fmt: str) -> str:
+    """The entry type of a ``frames`` row of this format."""
+    return _TYPES.get(fmt, f"{fmt}.record")
+
+
 def canonical(obj: Any) -> bytes:
     """RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON-compatible value."""
     return rfc8785.dumps(obj)
@@ -59,7 +72,7 @@ def frame_entry(frame_id: int, raw: bytes, row: Mapping[str, Any]) -> bytes:
     obj: dict[str, Any] = {name: row[name] for name in FRAME_FIELDS}
     obj["id"] = frame_id
     obj["raw_sha256"] = hashlib.sha256(raw).hexdigest()
-    obj["type"] = _TYPES.get(str(row["format"]), f"{row['format']}.record")
+    obj["type"] = entry_type(str(row["format"]))
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, make_url,
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
-from ..ledger.entries import STATE_ENTRIES, frame_entry, registry_entry
+from ..ledger.entries import STATE_ENTRIES, entry_type, frame_entry, registry_entry
 from ..registry import Point
 from . import ledger
 from . import schema as s
@@ -91,7 +91,6 @@ class Status:
 
 
 _ENTRY_COLUMNS = ("id", *s.FRAME_COLUMNS)  # the order of a frame row tuple
-_ENTRY_TYPES = {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}
 
 
 def _nul_free(text: str | None) -> str | None:
@@ -374,7 +373,7 @@ class Store:
             )
             row = frame_rows[-1]
             entry = frame_entry(fid, frame.raw, dict(zip(_ENTRY_COLUMNS, row, strict=True)))
-            entries.append((_ENTRY_TYPES.get(frame.format, f"{frame.format}.record"), f"frames/{fid}", entry))
+            entries.append((entry_type(frame.format), f"frames/{fid}", entry))
             result = WriteResult(fid, status)
             results.append(result)
             if status == "ok":

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from ..ledger import merkle
-from ..ledger.entries import FRAME_FIELDS, frame_entry
+from ..ledger.entries import FRAME_FIELDS, entry_type, frame_entry
 from . import schema as s
 
 __all__ = [
@@ -129,15 +129,11 @@ def backfill_frames(conn: Connection, batch: int = 5000) -> int:
         )
         if not rows:
             return done
-        append_entries(conn, [(_type(r["format"]), f"frames/{r['id']}", frame_row_entry(r)) for r in rows])
+        append_entries(
+            conn, [(entry_type(r["format"]), f"frames/{r['id']}", frame_row_entry(r)) for r in rows]
+        )
         done += len(rows)
         last = int(rows[-1]["id"])
-
-
-def _type(fmt: str) -> str:
-    return {"hj212": "hj212.frame", "csv": "csv.record", "garbage": "garbage.record"}.get(
-        fmt, f"{fmt}.record"
-    )
 
 
 def iter_entries(
