@@ -291,7 +291,7 @@ COMMANDS = _commands(typer.main.get_command(app))
 
 def test_every_verb_of_the_design_is_a_command() -> None:
     names = {c[0] for c in COMMANDS if c}
-    assert {"decode", "registry", "import", "status"} <= names
+    assert {"decode", "registry", "import", "status", "check"} <= names
     assert ("registry", "load") in COMMANDS
 
 
@@ -303,6 +303,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
     if command:
         assert "--db" in result.stdout or command[0] in (
             "decode",
+            "check",
             "simulate",
             "registry",
             "keys",

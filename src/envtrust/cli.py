@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -326,6 +327,101 @@ def _print_reports(reports: list[Any], as_json: bool) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+# ----------------------------------------------------------------------------------------------- check
+@app.command()
+def check(
+    files: Annotated[
+        list[Path], typer.Argument(help="Frames logs (one HJ 212 frame per line) or CSV files.")
+    ],
+    registry: Annotated[
+        Path, typer.Option(help="Registry file (TOML) of the points: limits, reference O2, zone.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON finding per line (DESIGN.md §5).")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file of check parameters: [check] param = value.")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this check (repeatable).")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Print only findings of this category (repeatable)."),
+    ] = None,
+) -> None:
+    """Run the whole check catalogue over frames logs or CSV, without a server or database, and print findings."""
+    from . import qc
+    from .quality import load_qc_config, read_inputs, run_checks
+    from .registry import load_registry
+
+    try:
+        points = load_registry(registry)
+        configured = load_qc_config(config)
+        if only:
+            configured = qc.Configured(tuple((c, p) for c, p in configured.checks if c.name in set(only)))
+            unknown = set(only) - set(qc.CATALOGUE)
+            if unknown:
+                raise qc.CatalogueError(f"unknown check {sorted(unknown)[0]!r}")
+        bad = set(category or ()) - set(qc.CATEGORIES)
+        if bad:
+            raise qc.CatalogueError(f"unknown category {sorted(bad)[0]!r}; one of {', '.join(qc.CATEGORIES)}")
+        total = sum(f.stat().st_size for f in files if f.is_file())
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=total < 1_000_000,
+        ) as progress:
+            task = progress.add_task("reading", total=total)
+            inputs = read_inputs(files, points, progress=lambda n: progress.advance(task, n))
+        with (
+            err.status(f"checking {len(inputs.points)} points", spinner="dots")
+            if total >= 1_000_000
+            else nullcontext()
+        ):
+            findings = run_checks(inputs, configured)
+    except (EnvtrustError, qc.CatalogueError) as exc:
+        raise _fail(exc) from None
+    for problem in inputs.problems[:50]:
+        err.print(f"[yellow]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+    if len(inputs.problems) > 50:
+        err.print(f"… and {len(inputs.problems) - 50} more input problems")
+    offsets = {p.mn: p.info.utc_offset for p in inputs.points}
+    shown = [f for f in findings if not category or f.category in category]
+    if as_json:
+        for f in shown:
+            sys.stdout.write(json.dumps(f.to_json(offsets.get(f.mn, 8 * 3600)), ensure_ascii=False) + "\n")
+        return
+    table = Table(
+        title=f"{len(shown)} findings over {len(inputs.points)} points ({inputs.frames} data frames)"
+    )
+    for col in ("MN", "pollutant", "check", "category", "start", "end", "message"):
+        table.add_column(col, overflow="fold")
+    for f in shown[:500]:
+        j = f.to_json(offsets.get(f.mn, 8 * 3600))
+        style = {"tampering": "bold red", "exceedance": "red", "anomaly": "yellow"}.get(f.category, "")
+        table.add_row(
+            f.mn,
+            f.pollutant or "—",
+            f.check,
+            f"[{style}]{f.category}[/]" if style else f.category,
+            j["start"][:16],
+            j["end"][:16],
+            escape(f.message),
+        )
+    out.print(table)
+    if len(shown) > 500:
+        out.print(f"… and {len(shown) - 500} more (use --json)")
+    counts: dict[str, int] = {}
+    for f in shown:
+        counts[f.category] = counts.get(f.category, 0) + 1
+    out.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no findings")
 
 
 # ----------------------------------------------------------------------------------------------- status

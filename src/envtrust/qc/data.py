@@ -1,0 +1,390 @@
+"""The data a check sees: one point's series on a regular time grid, with the point's registry facts.
+
+:class:`Series` holds one kind of data (minute or hourly) of one point: a regular grid of period starts (UTC epoch
+seconds, step = the logger's interval), and per channel (HJ 212 code) the average, minimum, maximum, converted
+(``Zs``) average and data flag of each slot — NaN and ``""`` where nothing arrived.  ``sent`` is when the logger
+says it sent the slot (the frame's QN) and ``present`` whether the slot arrived at all.
+
+:class:`PointData` joins the minute and hourly series of a point with its :class:`PointInfo` and derives what several
+checks share (valid masks, converted values, the running state, hourly and daily aggregates); derived arrays are
+computed once and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ANALYSER_PREFIXES",
+    "FLOW_CODES",
+    "O2_CODE",
+    "Aggregate",
+    "Channel",
+    "PointData",
+    "PointInfo",
+    "Series",
+    "SeriesBuilder",
+    "resolution",
+]
+
+Values = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+O2_CODE: Final = "a19001"
+FLOW_CODES: Final = ("a00000", "w00000", "a01011")  # flow first, velocity as a stand-in
+TEMP_CODE: Final = "a01012"
+# concentrations measured by analysers (HJ 212-2017 Appendix B): gas pollutants, particulate, water pollutants
+ANALYSER_PREFIXES: Final = (
+    "a21",
+    "a34",
+    "a24",
+    "a25",
+    "a05",
+    "w01018",
+    "w01017",
+    "w01019",
+    "w21",
+    "w20",
+    "w19",
+)
+O2_AMBIENT: Final = 20.9
+ZS_O2_CUTOFF: Final = 19.0
+
+
+@dataclass(frozen=True, slots=True)
+class PointInfo:
+    """What the registry says about a point (only what checks need)."""
+
+    mn: str
+    medium: str = "gas"
+    reference_o2: float | None = None
+    limits: Mapping[str, float] = field(default_factory=dict)
+    utc_offset: int = 8 * 3600  # seconds east of UTC: local hours and days start at the point's wall clock
+    name: str = ""
+
+
+@dataclass(slots=True)
+class Channel:
+    code: str
+    avg: Values
+    vmin: Values
+    vmax: Values
+    zs: Values
+    flag: npt.NDArray[np.str_]
+
+    @classmethod
+    def empty(cls, code: str, n: int) -> Channel:
+        nan = np.full(n, np.nan)
+        return cls(code, nan, nan.copy(), nan.copy(), nan.copy(), np.full(n, "", dtype="<U1"))
+
+
+@dataclass(slots=True)
+class Series:
+    """One point's data of one kind on a regular grid ``start + step * i``."""
+
+    start: int
+    step: int
+    present: Mask
+    sent: Values
+    channels: dict[str, Channel]
+
+    @property
+    def size(self) -> int:
+        return int(self.present.size)
+
+    @property
+    def times(self) -> npt.NDArray[np.int64]:
+        return self.start + self.step * np.arange(self.size, dtype=np.int64)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.step * self.size
+
+
+def resolution(values: Values) -> float:
+    """The reporting resolution of a channel: the smallest step between distinct values (rounded to 1e-9)."""
+    v = np.unique(np.round(values[np.isfinite(values)], 9))
+    if v.size < 2:
+        return 0.0
+    d = np.diff(v)
+    d = d[d > 1e-9]
+    if d.size == 0:
+        return 0.0
+    # the smallest step that recurs (a single odd difference from float noise must not decide)
+    q = np.quantile(d, 0.02)
+    return float(q)
+
+
+class SeriesBuilder:
+    """Collects the readings of one point and kind in any order, then lays them on a regular grid.
+
+    Slots that arrive twice keep their first arrival; the later ones are counted in ``duplicates`` (time → number
+    of extra arrivals, and whether any of them differed) for the duplicate-time check.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[int, dict[str, tuple[float, float, float, float, str]]] = {}
+        self._sent: dict[int, float] = {}
+        self.duplicates: dict[int, bool] = {}
+
+    def add(
+        self,
+        time: int,
+        code: str,
+        avg: float | None,
+        vmin: float | None = None,
+        vmax: float | None = None,
+        zs: float | None = None,
+        flag: str | None = None,
+        sent: float | None = None,
+        *,
+        first_of_frame: bool = False,
+    ) -> None:
+        nan = np.nan
+        row = self._rows.setdefault(time, {})
+        value = (
+            nan if avg is None else avg,
+            nan if vmin is None else vmin,
+            nan if vmax is None else vmax,
+            nan if zs is None else zs,
+            (flag or "")[:1],
+        )
+        old = row.get(code)
+        if old is not None and first_of_frame:
+            self.duplicates[time] = self.duplicates.get(time, False) or old != value
+        if old is None:
+            row[code] = value
+        if sent is not None and time not in self._sent:
+            self._sent[time] = sent
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def build(self, step: int | None = None) -> Series | None:
+        if not self._rows:
+            return None
+        times = np.array(sorted(self._rows), dtype=np.int64)
+        if step is None:
+            step = infer_step(times)
+        start = int(times[0])
+        idx = (times - start) // step
+        n = int(idx[-1]) + 1
+        codes = sorted({c for row in self._rows.values() for c in row})
+        channels = {c: Channel.empty(c, n) for c in codes}
+        present = np.zeros(n, dtype=bool)
+        present[idx] = True
+        sent = np.full(n, np.nan)
+        for t, i in zip(times.tolist(), idx.tolist(), strict=True):
+            if t in self._sent:
+                sent[i] = self._sent[t]
+            for code, (a, lo, hi, z, f) in self._rows[t].items():
+                ch = channels[code]
+                ch.avg[i], ch.vmin[i], ch.vmax[i], ch.zs[i], ch.flag[i] = a, lo, hi, z, f
+        return Series(start, step, present, sent, channels)
+
+
+def infer_step(times: npt.NDArray[np.int64]) -> int:
+    """The grid step of sorted unique times: the most common positive difference (60 s for minute data)."""
+    if times.size < 2:
+        return 60
+    d = np.diff(times)
+    d = d[d > 0]
+    if d.size == 0:
+        return 60
+    values, counts = np.unique(d, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """Per-period aggregate of one channel: valid-slot count, mean of the valid values, mean of the converted."""
+
+    start: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int64]
+    mean: Values
+    conv: Values
+    expected: int
+
+
+class PointData:
+    """One point: minute and hourly series, the registry facts, and cached derived arrays."""
+
+    def __init__(
+        self,
+        info: PointInfo,
+        minute: Series | None,
+        hour: Series | None = None,
+        *,
+        duplicates: Mapping[int, bool] | None = None,
+        now: float | None = None,
+    ) -> None:
+        self.info = info
+        self.minute = minute
+        self.hour = hour
+        self.duplicates = dict(duplicates or {})
+        self.now = now
+        self._cache: dict[tuple[str, str], object] = {}
+
+    # -- channels -------------------------------------------------------------------------------------------
+    @property
+    def mn(self) -> str:
+        return self.info.mn
+
+    def codes(self) -> list[str]:
+        return sorted(self.minute.channels) if self.minute is not None else []
+
+    def analysers(self) -> list[str]:
+        """Concentration channels measured by analysers (pollutants with a limit first), in code order."""
+        codes = set(self.info.limits) | {c for c in self.codes() if c.startswith(ANALYSER_PREFIXES)}
+        return sorted(c for c in codes if self.minute is not None and c in self.minute.channels)
+
+    def flow_code(self) -> str | None:
+        if self.minute is None:
+            return None
+        return next((c for c in FLOW_CODES if c in self.minute.channels), None)
+
+    # -- masks and values (minute series) -------------------------------------------------------------------
+    def valid(self, code: str) -> Mask:
+        """Slots of ``code`` with a value and flag N (or no flag): usable for averages and judgements."""
+        key = ("valid", code)
+        hit = self._cache.get(key)
+        if hit is None:
+            assert self.minute is not None
+            ch = self.minute.channels[code]
+            hit = np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == ""))
+            self._cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def flagged(self, code: str, letters: str) -> Mask:
+        assert self.minute is not None
+        return np.isin(self.minute.channels[code].flag, list(letters))
+
+    def converted(self, code: str) -> Values:
+        """The value the limit is judged on: ``Zs`` as sent, else ``C × (21 − ref) / (21 − O2)`` for gas points with a
+        reference O2 (O2 ≥ 19 %: the measured value, as data loggers do), else the measured value."""
+        key = ("conv", code)
+        hit = self._cache.get(key)
+        if hit is None:
+            assert self.minute is not None
+            hit = convert(self.minute, code, self.info.reference_o2)
+            self._cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def running(self) -> Mask:
+        """Minutes in which the process runs: not flagged F on the flow channel and the flow (or velocity) above a
+        quarter of its typical running level; without a flow channel, every minute not flagged F."""
+        key = ("running", "")
+        hit = self._cache.get(key)
+        if hit is None:
+            assert self.minute is not None
+            flow = self.flow_code()
+            n = self.minute.size
+            if flow is None:
+                any_f = np.zeros(n, dtype=bool)
+                for ch in self.minute.channels.values():
+                    any_f |= ch.flag == "F"
+                hit = self.minute.present & ~any_f
+            else:
+                ch = self.minute.channels[flow]
+                ok = np.isfinite(ch.avg) & (ch.flag != "F")
+                level = float(np.quantile(ch.avg[ok], 0.75)) if ok.any() else 0.0
+                hit = ok & (ch.avg > 0.25 * level)
+            self._cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def resolution(self, code: str) -> float:
+        key = ("res", code)
+        hit = self._cache.get(key)
+        if hit is None:
+            assert self.minute is not None
+            hit = resolution(self.minute.channels[code].avg)
+            self._cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+    # -- aggregates -----------------------------------------------------------------------------------------
+    def local_floor(self, times: npt.NDArray[np.int64], period: int) -> npt.NDArray[np.int64]:
+        off = self.info.utc_offset
+        return ((times + off) // period) * period - off
+
+    def hourly(self, code: str) -> Aggregate:
+        """Hourly aggregate of the valid minutes of ``code`` (local clock hours)."""
+        key = ("hourly", code)
+        hit = self._cache.get(key)
+        if hit is None:
+            assert self.minute is not None
+            hit = aggregate(
+                self.local_floor(self.minute.times, 3600),
+                self.valid(code),
+                self.minute.channels[code].avg,
+                self.converted(code),
+                3600,
+                max(1, 3600 // self.minute.step),
+            )
+            self._cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+
+def convert(series: Series, code: str, reference_o2: float | None) -> Values:
+    ch = series.channels[code]
+    out = ch.zs.copy()
+    missing = ~np.isfinite(out)
+    if not missing.any():
+        return out
+    fill = ch.avg.copy()
+    o2 = series.channels.get(O2_CODE)
+    if reference_o2 is not None and o2 is not None and code != O2_CODE:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = (21.0 - reference_o2) / (21.0 - o2.avg)
+            factor = np.where(o2.avg >= ZS_O2_CUTOFF, 1.0, factor)
+        fill = fill * factor
+    out[missing] = fill[missing]
+    return out
+
+
+def aggregate(
+    period_of: npt.NDArray[np.int64], valid: Mask, values: Values, conv: Values, period: int, expected: int
+) -> Aggregate:
+    """Per-period count of valid slots and means of their values and converted values."""
+    if period_of.size == 0:
+        empty = np.zeros(0)
+        return Aggregate(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, expected)
+    first = int(period_of[0])
+    idx = (period_of - first) // period
+    n = int(idx[-1]) + 1
+    count = np.bincount(idx[valid], minlength=n).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(idx[valid], weights=values[valid], minlength=n) / count
+        conv_ok = valid & np.isfinite(conv)
+        conv_mean = np.bincount(idx[conv_ok], weights=conv[conv_ok], minlength=n) / np.bincount(
+            idx[conv_ok], minlength=n
+        )
+    starts = first + period * np.arange(n, dtype=np.int64)
+    return Aggregate(starts, count, mean, conv_mean, expected)
+
+
+def runs(mask: Mask, min_length: int = 1, bridge: int = 0) -> list[tuple[int, int]]:
+    """Maximal runs of True as ``(start, end)`` index pairs (end exclusive), runs separated by at most ``bridge``
+    False slots merged, runs shorter than ``min_length`` dropped."""
+    if mask.size == 0:
+        return []
+    m = np.concatenate(([False], mask.astype(bool), [False]))
+    d = np.diff(m.astype(np.int8))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    out: list[tuple[int, int]] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if out and s - out[-1][1] <= bridge:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return [(s, e) for s, e in out if e - s >= min_length]
+
+
+def iter_pairs(items: Iterable[str]) -> list[tuple[str, str]]:
+    xs = list(items)
+    return [(a, b) for i, a in enumerate(xs) for b in xs[i + 1 :]]

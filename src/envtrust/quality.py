@@ -1,0 +1,267 @@
+"""Quality-control use cases: turn frames logs, CSV files or stored readings into :class:`~envtrust.qc.PointData`
+and run the check catalogue over them (``envtrust check``).
+
+This is part of the services layer: it combines the codec, the registry and the pure checks; it touches no
+database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import hj212, qc
+from .errors import ImportFormatError, RegistryError
+from .hj212.codes import DATA_COMMANDS
+from .ingest.lines import events_with_lines
+from .registry import Point
+from .services import parse_iso_time, readings_of, to_utc_epoch
+from .store import ReadingRow
+
+__all__ = ["CheckInput", "load_qc_config", "point_info", "read_inputs", "run_checks"]
+
+
+def point_info(point: Point) -> qc.PointInfo:
+    offset = datetime(2020, 1, 1, tzinfo=point.zone).utcoffset()
+    return qc.PointInfo(
+        mn=point.mn,
+        medium=point.medium,
+        reference_o2=point.reference_o2,
+        limits=dict(point.limits),
+        utc_offset=int(offset.total_seconds()) if offset is not None else 0,
+        name=point.name,
+    )
+
+
+def _qn_epoch(qn: str | None, zone: str) -> float | None:
+    if not qn:
+        return None
+    local = hj212.parse_data_time(qn[:17] if len(qn) >= 17 else qn[:14])
+    if local is None:
+        return None
+    return to_utc_epoch(local.replace(microsecond=0), zone) + local.microsecond / 1e6
+
+
+class _Rtd:
+    """Real-time values folded into minute statistics, for points that send no minute data."""
+
+    def __init__(self) -> None:
+        self.acc: dict[tuple[int, str], list[Any]] = {}
+
+    def add(self, t: int, code: str, value: float | None, flag: str | None) -> None:
+        if value is None:
+            return
+        a = self.acc.setdefault((t - t % 60, code), [0.0, 0, value, value, flag or ""])
+        a[0] += value
+        a[1] += 1
+        a[2] = min(a[2], value)
+        a[3] = max(a[3], value)
+        if flag and flag != "N":
+            a[4] = flag
+
+    def into(self, builder: qc.SeriesBuilder) -> None:
+        for (t, code), (total, n, lo, hi, flag) in sorted(self.acc.items()):
+            builder.add(t, code, total / n, lo, hi, None, flag)
+
+
+@dataclass
+class _PointAcc:
+    point: Point
+    minute: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
+    hour: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
+    rtd: _Rtd = field(default_factory=_Rtd)
+    csv_rows: list[tuple[int, str, float, str | None]] = field(default_factory=list)
+
+    def add_rows(self, rows: Iterable[ReadingRow], sent: float | None) -> None:
+        first = True
+        for r in rows:
+            v = r.values
+            if r.kind == "minute":
+                self.minute.add(
+                    r.data_time,
+                    r.pollutant,
+                    v.get("avg"),
+                    v.get("min"),
+                    v.get("max"),
+                    v.get("zs_avg"),
+                    r.flag,
+                    sent,
+                    first_of_frame=first,
+                )
+            elif r.kind == "hour":
+                self.hour.add(
+                    r.data_time,
+                    r.pollutant,
+                    v.get("avg"),
+                    v.get("min"),
+                    v.get("max"),
+                    v.get("zs_avg"),
+                    r.flag,
+                    sent,
+                )
+            elif r.kind == "rtd":
+                self.rtd.add(r.data_time, r.pollutant, v.get("rtd"), r.flag)
+            first = False
+
+    def build(self, now: float | None) -> qc.PointData:
+        if self.csv_rows:
+            self._fold_csv()
+        if len(self.minute) == 0 and self.rtd.acc:
+            self.rtd.into(self.minute)
+        return qc.PointData(
+            point_info(self.point),
+            self.minute.build(),
+            self.hour.build(),
+            duplicates=self.minute.duplicates,
+            now=now,
+        )
+
+    def _fold_csv(self) -> None:
+        times = sorted({t for t, *_ in self.csv_rows})
+        step = qc.data.infer_step(__import__("numpy").array(times, dtype="int64")) if len(times) > 1 else 3600
+        target = self.minute if step < 3600 else self.hour
+        for t, code, value, flag in self.csv_rows:
+            target.add(t, code, value, None, None, None, flag)
+        self.csv_rows.clear()
+
+
+@dataclass
+class CheckInput:
+    """What was read: the points with data, and problems of the input (line numbers), which never stop a check."""
+
+    points: list[qc.PointData]
+    problems: list[str]
+    frames: int = 0
+
+
+def _is_csv(head: bytes) -> bool:
+    return not head.lstrip().startswith(b"##")
+
+
+def read_inputs(
+    paths: Sequence[str | Path],
+    registry: Sequence[Point],
+    *,
+    now: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CheckInput:
+    """Read frames logs and CSV files (``mn,pollutant,time,value,flag[,kind]``) into per-point series."""
+    points = {p.mn: p for p in registry}
+    acc: dict[str, _PointAcc] = {}
+    problems: list[str] = []
+    frames = 0
+    modbus = frozenset(mn for mn, p in points.items() if p.crc_compat == "modbus")
+    for path in paths:
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ImportFormatError(f"{p}: cannot read: {exc.strerror}") from None
+        if _is_csv(data[:4096]):
+            _read_csv(p, data, points, acc, problems)
+            if progress:
+                progress(len(data))
+            continue
+        done = 0
+        reasm = hj212.Reassembler()
+        for line, at, event in events_with_lines(data, hj212.Decoder(modbus_crc=modbus)):
+            if progress and at - done > 1 << 20:
+                progress(at - done)
+                done = at
+            if isinstance(event, hj212.Garbage):
+                problems.append(f"{p}:{line}: {event.reason}")
+                continue
+            if isinstance(event, hj212.FrameError):
+                problems.append(f"{p}:{line}: {event.code}: {event.reason}")
+                continue
+            frame = event
+            if frame.is_split:
+                merged = reasm.add(frame, 0.0)
+                if merged is None:
+                    continue
+                frame = merged
+            if (frame.cn or "") not in DATA_COMMANDS:
+                continue
+            point = points.get(frame.mn or "")
+            if point is None:
+                problems.append(f"{p}:{line}: MN {frame.mn} is not in the registry")
+                continue
+            rows, notes = readings_of(frame, point)
+            problems += [f"{p}:{line}: {n}" for n in notes]
+            frames += 1
+            a = acc.get(point.mn) or acc.setdefault(point.mn, _PointAcc(point))
+            a.add_rows(rows, _qn_epoch(frame.qn, point.timezone))
+        if progress:
+            progress(len(data) - done)
+    return CheckInput([a.build(now) for _, a in sorted(acc.items())], problems, frames)
+
+
+def _read_csv(
+    p: Path, data: bytes, points: dict[str, Point], acc: dict[str, _PointAcc], problems: list[str]
+) -> None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    header: list[str] | None = None
+    for n, cells in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+        cells = [c.strip() for c in cells]
+        if not cells or all(not c for c in cells):
+            continue
+        if n == 1 and cells[0].lower() == "mn":
+            header = [c.lower() for c in cells]
+            continue
+        row = dict(zip(header or ["mn", "pollutant", "time", "value", "flag", "kind"], cells, strict=False))
+        point = points.get(row.get("mn", ""))
+        if point is None:
+            problems.append(f"{p}:{n}: MN {row.get('mn')!r} is not in the registry")
+            continue
+        t = parse_iso_time(row.get("time", ""), point.timezone)
+        try:
+            value = float(row.get("value", ""))
+        except ValueError:
+            problems.append(f"{p}:{n}: value {row.get('value')!r} is not a number")
+            continue
+        if t is None or not row.get("pollutant"):
+            problems.append(f"{p}:{n}: needs mn, pollutant, ISO 8601 time and value")
+            continue
+        a = acc.get(point.mn) or acc.setdefault(point.mn, _PointAcc(point))
+        kind = (row.get("kind") or "").lower()
+        flag = row.get("flag") or None
+        if kind in ("minute", "2051"):
+            a.minute.add(t, row["pollutant"], value, None, None, None, flag)
+        elif kind in ("hour", "2061"):
+            a.hour.add(t, row["pollutant"], value, None, None, None, flag)
+        elif kind in ("rtd", "2011"):
+            a.rtd.add(t, row["pollutant"], value, flag)
+        elif kind in ("", "auto"):
+            a.csv_rows.append((t, row["pollutant"], value, flag))
+        else:
+            problems.append(f"{p}:{n}: kind {kind!r} is not one of rtd, minute, hour")
+
+
+def load_qc_config(path: str | Path | None) -> qc.Configured:
+    """The catalogue configured from a TOML file of ``[check] param = value`` tables (None: defaults)."""
+    if path is None:
+        return qc.configure()
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RegistryError(f"{p}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise qc.CatalogueError(f"{p}: not valid TOML: {exc}") from None
+    try:
+        return qc.configure(doc)
+    except qc.CatalogueError as exc:
+        raise qc.CatalogueError(f"{p}: {exc}") from None
+
+
+def run_checks(inputs: CheckInput, configured: qc.Configured | None = None) -> list[qc.Finding]:
+    return qc.run(inputs.points, configured)

@@ -1,0 +1,84 @@
+"""Synthetic point series for the check tests: a running flue-gas point with noise, built without any I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from envtrust.qc import PointData, PointInfo, SeriesBuilder
+
+START = 1_790_000_000 - 1_790_000_000 % 86400 - 8 * 3600  # a local midnight (UTC+8)
+
+
+def make_gas(
+    days: float = 3,
+    seed: int = 1,
+    *,
+    mn: str = "P1",
+    edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray], None] | None = None,
+    limits: dict[str, float] | None = None,
+    level: float = 1.0,
+) -> PointData:
+    """Minute data of a coal boiler: flow follows a daily load curve, O2 falls with load, SO2 / NOx / PM follow load
+    with their own noise; Min/Max spread inside each minute (``values["~code"]``, relative).  ``edit(values, flags, times)`` may tamper in place."""
+    rng = np.random.default_rng(seed)
+    n = int(days * 1440)
+    t = START + 60 * np.arange(n)
+    hour = ((t + 8 * 3600) % 86400) / 3600
+    load = (
+        0.7
+        + 0.25 * np.sin((hour - 8) / 24 * 2 * np.pi)
+        + 0.03 * np.convolve(rng.normal(size=n), np.ones(15) / 15, "same")
+    )
+    o2 = 9.0 - 4.0 * load + rng.normal(0, 0.05, n)
+    flow = 300 * load * (1 + rng.normal(0, 0.005, n))
+    base = {"a21026": 20.0 * level, "a21002": 30.0 * level, "a34013": 5.0 * level}
+    values: dict[str, np.ndarray] = {
+        "a00000": flow,
+        "a01011": flow / 20.0,
+        "a01012": 90 + 40 * load + rng.normal(0, 0.2, n),
+        "a19001": o2,
+    }
+    for k, (code, b) in enumerate(base.items()):
+        slow = np.convolve(rng.normal(size=n), np.ones(30) / 30, "same") * 0.3
+        values[code] = (
+            b * (0.8 + 0.4 * load) * np.exp(0.1 * slow) * (1 + rng.normal(0, 0.01, n)) * (21 - o2) / 15
+        )
+    flags = {c: np.full(n, "N", dtype="<U1") for c in values}
+    for c in list(values):  # relative spread of the samples inside each minute ("~code"); 0 for held values
+        values["~" + c] = np.full(n, 0.02)
+    if edit is not None:
+        edit(values, flags, t)
+    b = SeriesBuilder()
+    for i in range(n):
+        for code, v in values.items():
+            if code.startswith("~"):
+                continue
+            x = float(v[i])
+            sp = float(values["~" + code][i])
+            if np.isnan(x):
+                continue
+            d = 2 if code.startswith("a2") or code == "a34013" else 1
+            b.add(
+                int(t[i]),
+                code,
+                round(x, d),
+                round(x * (1 - sp), d),
+                round(x * (1 + sp), d),
+                None,
+                str(flags[code][i]),
+                float(t[i] + 61),
+            )
+    return PointData(
+        PointInfo(
+            mn, "gas", 6.0, limits if limits is not None else {"a21026": 35.0, "a21002": 50.0, "a34013": 10.0}
+        ),
+        b.build(),
+    )
+
+
+@pytest.fixture
+def gas() -> Callable[..., PointData]:
+    return make_gas

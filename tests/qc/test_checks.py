@@ -1,0 +1,271 @@
+"""Every check on synthetic data: honest data give no tampering or anomaly, each signature is found where it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from envtrust import qc
+from envtrust.qc import PointData
+
+from .conftest import START, make_gas
+
+H = 60  # minutes per hour
+DAY = 1440
+
+
+def run(*points: PointData, only: str | None = None) -> list[qc.Finding]:
+    return qc.run(points, qc.configure(only=[only] if only else None))
+
+
+def found(findings: list[qc.Finding], check: str, lo: int, hi: int) -> list[qc.Finding]:
+    """Findings of ``check`` overlapping minutes [lo, hi) of the synthetic series."""
+    a, b = START + 60 * lo, START + 60 * hi
+    return [f for f in findings if f.check == check and f.start < b and f.end > a]
+
+
+@pytest.fixture(scope="module")
+def honest() -> PointData:
+    return make_gas(4)
+
+
+def test_honest_data_raise_no_tampering_or_anomaly(honest: PointData) -> None:
+    bad = [f for f in run(honest) if f.category in ("tampering", "anomaly")]
+    assert bad == []
+
+
+def test_findings_follow_the_shared_shape(honest: PointData) -> None:
+    def edit(v: dict[str, np.ndarray], f: dict[str, np.ndarray], t: np.ndarray) -> None:
+        v["a21026"][2000:2200] = 60.0
+
+    f = run(make_gas(3, edit=edit))[0].to_json()
+    assert set(f) == {
+        "mn",
+        "pollutant",
+        "check",
+        "category",
+        "severity",
+        "start",
+        "end",
+        "message",
+        "evidence",
+    }
+    assert f["start"].endswith("+08:00")
+
+
+Edit = Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray], None]
+
+
+def scenario(edit: Edit, days: float = 4, **kw: object) -> list[qc.Finding]:
+    return run(make_gas(days, edit=edit, **kw))  # type: ignore[arg-type]
+
+
+def test_constant_values_are_tampering() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21026"][3000:3100] = 17.3  # held value: no spread inside the minutes either
+        v["~a21026"][3000:3100] = 0
+
+    hits = found(scenario(edit), "flat_line", 3000, 3100)
+    assert hits and hits[0].category == "tampering" and hits[0].pollutant == "a21026"
+    assert hits[0].start <= START + 60 * 3065
+
+
+def test_values_alternating_within_the_resolution_are_flat() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21002"][3000:3100] = np.where(np.arange(100) % 2 == 0, 22.1, 22.11)
+        v["~a21002"][3000:3100] = 0
+
+    assert found(scenario(edit), "flat_line", 3000, 3100)
+
+
+def test_smoothed_data_collapse_the_variance() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        x = v["a21002"]
+        smooth = np.convolve(x, np.ones(60) / 60, "same")
+        x[3000:3400] = smooth[3000:3400]
+        v["~a21002"][3000:3400] = 0
+
+    hits = found(scenario(edit), "low_variance", 3000, 3400)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_slope_tampering_shifts_the_ratio_to_every_other_channel() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21026"][4 * DAY : 5 * DAY + 12 * H] *= 0.55
+
+    hits = found(scenario(edit, 7), "ratio_shift", 4 * DAY, 5 * DAY + 12 * H)
+    assert [h.pollutant for h in hits] == ["a21026"]
+    assert hits[0].evidence["direction"] == "down"
+
+
+def test_room_air_while_running() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a19001"][3000:3090] = 20.8
+        v["a21026"][3000:3090] = 0.1
+
+    hits = found(scenario(edit), "o2_ambient", 3000, 3090)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_understated_o2() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a19001"][3 * DAY : 3 * DAY + 12 * H] -= 3.0
+
+    hits = found(scenario(edit, 5), "o2_shift", 3 * DAY, 3 * DAY + 12 * H)
+    assert hits and hits[0].evidence["drop_points"] > 2
+
+
+def test_values_capped_under_the_limit() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(5)
+        v["a19001"][3000:3600] = 6.0
+        v["a21026"][3000:3600] = 35 * 0.95 * (1 + rng.normal(0, 0.005, 600))
+
+    hits = found(scenario(edit), "limit_bunching", 3000, 3600)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_calibration_flags_over_process_data_above_the_limit() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        # routine: zero then span plateaus at 02:00 every day
+        for d in range(4):
+            a = d * DAY + 120
+            f["a21026"][a : a + 20] = "C"
+            v["a21026"][a : a + 10] = 0.2
+            v["a21026"][a + 10 : a + 20] = 70.0
+        # cover: process data above the limit flagged C in the afternoon
+        f["a21026"][2 * DAY + 900 : 2 * DAY + 1020] = "C"
+        v["a21026"][2 * DAY + 900 : 2 * DAY + 1020] *= 3.0
+
+    hits = [h for h in scenario(edit) if h.check == "flag_cover"]
+    assert len(hits) == 1 and hits[0].start == START + 60 * (2 * DAY + 900)
+
+
+def test_stopped_flag_while_running() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in f:
+            f[c][3000:3200] = "F"
+
+    hits = found(scenario(edit), "stop_while_running", 3000, 3200)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_honest_shutdown_is_not_stop_while_running() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in f:
+            f[c][3000:3300] = "F"
+        v["a00000"][3000:3300] = 3.0
+        v["a01011"][3000:3300] = 0.15
+        v["a19001"][3000:3300] = 20.8
+
+    assert [h for h in scenario(edit) if h.category in ("tampering", "anomaly")] == []
+
+
+def test_replayed_period_names_its_source() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in v:
+            v[c][4000:4300] = v[c][4000 - DAY : 4300 - DAY]
+
+    hits = found(scenario(edit), "replay", 4000, 4300)
+    assert hits and hits[0].evidence["offset_s"] == 86400
+
+
+def test_data_copied_from_another_point() -> None:
+    a = make_gas(3, seed=1, mn="A")
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in v:
+            v[c][2000:2240] = copy_from[c][2000:2240]
+
+    copy_from: dict[str, np.ndarray] = {}
+    make_gas(3, seed=1, mn="A", edit=lambda v, f, t: copy_from.update({k: x.copy() for k, x in v.items()}))
+    copy_from.update({k: np.zeros(1) for k in ()})
+    b = make_gas(3, seed=2, mn="B", edit=edit, level=0.6)
+    hits = [h for h in run(a, b) if h.check == "cross_point_copy"]
+    assert {h.mn for h in hits} == {"B"}
+    assert hits[0].evidence["other_mn"] == "A"
+
+
+def test_hand_made_numbers() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(3)
+        x = v["a21002"][3000:3720]
+        v["a21002"][3000:3720] = np.round(x / 5 + rng.normal(0, 0.3, x.size)) * 5
+        v["~a21002"][3000:3720] = 0
+
+    hits = found(scenario(edit), "digit_preference", 3000, 3720)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_gaps_at_high_load() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        flow = v["a00000"]
+        for d in (2, 3):
+            day = slice(d * DAY, (d + 1) * DAY)
+            top = flow[day] > np.quantile(flow[day], 0.75)
+            for c in v:
+                v[c][day][top] = np.nan
+
+    hits = found(scenario(edit, 5), "gap_load", 2 * DAY, 4 * DAY)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_random_network_gaps_are_not_tampering() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(9)
+        for start in rng.integers(0, 5 * DAY - 200, 12):
+            for c in v:
+                v[c][start : start + rng.integers(10, 120)] = np.nan
+
+    hits = [h for h in scenario(edit, 5) if h.category in ("tampering", "anomaly")]
+    assert hits == []
+
+
+def test_unrelated_channels_moving_identically() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a34013"][3000:3720] = 0.4 * v["a01011"][3000:3720]
+
+    hits = found(scenario(edit), "channel_twins", 3000, 3720)
+    assert hits and hits[0].pollutant == "a34013" and hits[0].evidence["other"] in ("a00000", "a01011")
+
+
+def test_a_spike_is_an_anomaly() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21026"][3000] *= 8
+
+    hits = found(scenario(edit), "spike", 3000, 3001)
+    assert hits and hits[0].category == "anomaly"
+
+
+def test_exceedance_hours_on_converted_valid_averages() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21026"][2 * DAY + 600 : 2 * DAY + 780] = 60.0  # three hours at 60 mg/m³ (raw)
+        v["a19001"][2 * DAY + 600 : 2 * DAY + 780] = 6.0  # at the reference O2: converted = raw
+
+    hits = [h for h in scenario(edit) if h.check == "exceedance_hour"]
+    assert len(hits) == 1
+    assert [h["value"] for h in hits[0].evidence["hours"]] == [60.0, 60.0, 60.0]
+    assert hits[0].category == "exceedance"
+
+
+def test_an_hour_with_44_valid_minutes_is_invalid_and_never_exceeds() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a19001"][2 * DAY + 600 : 2 * DAY + 660] = 6.0
+        v["a21026"][2 * DAY + 600 : 2 * DAY + 660] = 80.0
+        f["a21026"][2 * DAY + 600 : 2 * DAY + 616] = "M"  # 16 minutes of maintenance: 44 valid
+
+    findings = scenario(edit)
+    assert not [h for h in findings if h.check == "exceedance_hour"]
+    hv = found(findings, "hour_validity", 2 * DAY + 600, 2 * DAY + 660)
+    assert hv and hv[0].evidence["valid_minutes"] == [44]
+
+
+def test_time_shift_against_the_process() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in ("a21026", "a21002", "a34013"):
+            v[c][3 * DAY : 5 * DAY] = v[c][3 * DAY - 45 : 5 * DAY - 45]
+
+    hits = found(scenario(edit, 6), "time_shift", 3 * DAY, 5 * DAY)
+    assert hits and abs(hits[0].evidence["lag_minutes"]) >= 30
