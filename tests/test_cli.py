@@ -304,6 +304,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
         assert "--db" in result.stdout or command[0] in (
             "decode",
             "check",
+            "checks",
             "simulate",
             "registry",
             "keys",

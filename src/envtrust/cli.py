@@ -424,6 +424,42 @@ def check(
     out.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no findings")
 
 
+@app.command()
+def checks(
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the catalogue as Markdown.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+) -> None:
+    """List the check catalogue: name, category, version, parameters and their defaults."""
+    from . import qc
+
+    if as_markdown:
+        sys.stdout.write(qc.catalogue.markdown())
+        return
+    if as_json:
+        doc = {
+            n: {
+                "version": c.version,
+                "category": c.category,
+                "title_zh": c.title_zh,
+                "title_en": c.title_en,
+                "scope": c.scope,
+                "source": c.source,
+                "doc": c.doc,
+                "params": c.defaults(),
+            }
+            for n, c in sorted(qc.CATALOGUE.items())
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"{len(qc.CATALOGUE)} checks")
+    for col in ("check", "category", "中文", "parameters"):
+        table.add_column(col, overflow="fold")
+    for n, c in sorted(qc.CATALOGUE.items()):
+        params = ", ".join(f"{k}={v}" for k, v in c.defaults().items() if k != "enabled")
+        table.add_row(n, c.category, c.title_zh, params)
+    out.print(table)
+
+
 # ----------------------------------------------------------------------------------------------- status
 @app.command()
 def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

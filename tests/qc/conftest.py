@@ -41,7 +41,7 @@ def make_gas(
         "a01012": 90 + 40 * load + rng.normal(0, 0.2, n),
         "a19001": o2,
     }
-    for k, (code, b) in enumerate(base.items()):
+    for code, b in base.items():
         slow = np.convolve(rng.normal(size=n), np.ones(30) / 30, "same") * 0.3
         values[code] = (
             b * (0.8 + 0.4 * load) * np.exp(0.1 * slow) * (1 + rng.normal(0, 0.01, n)) * (21 - o2) / 15

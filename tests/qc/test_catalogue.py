@@ -35,3 +35,12 @@ def test_configuration_applies_overrides_and_changes_the_digest() -> None:
     assert "spike" not in params
     assert default.digest() != changed.digest()
     assert qc.configure().digest() == default.digest()
+
+
+def test_docs_checks_md_is_generated_from_the_catalogue() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
+    assert doc.read_text(encoding="utf-8") == qc.catalogue.markdown(), (
+        "run: envtrust checks --markdown > docs/checks.md"
+    )

@@ -26,6 +26,7 @@ __all__ = [
     "Param",
     "Params",
     "configure",
+    "markdown",
     "register",
 ]
 
@@ -215,3 +216,45 @@ def configure(overrides: Mapping[str, Any] | None = None, *, only: Iterable[str]
             continue
         out.append((check, params))
     return Configured(tuple(out))
+
+
+def markdown() -> str:
+    """The catalogue as Markdown (``docs/checks.md`` is generated from it: ``envtrust checks --markdown``)."""
+    lines = [
+        "# Check catalogue",
+        "",
+        "Generated from the code by `envtrust checks --markdown`; do not edit by hand.",
+        "Every parameter can be set in a TOML file given to `envtrust check --config FILE`:",
+        "`[check_name]` then `parameter = value`; an unknown check or parameter is an error.",
+        "Categories (DESIGN.md §5): exceedance, validity, anomaly, tampering.",
+        "",
+        "| check | category | 中文 | what it finds |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(CATALOGUE):
+        c = CATALOGUE[name]
+        lines.append(
+            f"| [`{name}`](#{name.replace('_', '_')}) | {c.category} | {c.title_zh} | {c.title_en} |"
+        )
+    for name in sorted(CATALOGUE):
+        c = CATALOGUE[name]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"**{c.title_zh}** — {c.title_en}. Category `{c.category}`, version {c.version}"
+            + (", compares points (fleet scope)" if c.scope == "fleet" else "")
+            + ".",
+            "",
+            " ".join(c.doc.split()),
+            "",
+            f"Source: {c.source}.",
+            "",
+            "| parameter | default | meaning |",
+            "|---|---|---|",
+        ]
+        for prm in c.params:
+            lines.append(
+                f"| `{prm.name}` | `{str(prm.default).lower() if isinstance(prm.default, bool) else prm.default}` | {prm.doc} |"
+            )
+    return "\n".join(lines) + "\n"
