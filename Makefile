@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-qc clean
 
 install: $(STAMP)
 
@@ -29,5 +29,18 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
+# QC checks against IOOS ioos_qc: ioos_qc lives only in .venv-bench, never in the project's environment.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . ioos_qc==3.0.0
+	touch $(BENCH_STAMP)
+
+bench-qc: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/qc.py $(QC_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache
