@@ -1041,18 +1041,153 @@ def simulate(
     ] = 30.0,
     minute_interval: Annotated[int, typer.Option(help="Minute data (2051) interval, simulated minutes.")] = 1,
     duration: Annotated[float | None, typer.Option(help="Stop after this many real seconds.")] = None,
-    start: Annotated[str | None, typer.Option(help="Simulated start time, ISO 8601 (default: now).")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulated start time, ISO 8601 (default: now; offline: midnight --days days ago)."
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a frames log to this file offline (no gateway) instead of TCP."),
+    ] = None,
+    days: Annotated[
+        float, typer.Option(help="Simulated days (offline); over TCP, the span random tamper windows lie in.")
+    ] = 1.0,
+    rtd: Annotated[
+        bool | None,
+        typer.Option(
+            "--rtd/--no-rtd", help="Real-time data (2011) frames (default: on over TCP, off offline)."
+        ),
+    ] = None,
+    tamper: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tamper",
+            help="Inject a scenario: SCENARIO\\[/CODE]:MN[:START[:HOURS]], START YYYY-MM-DD[THH:MM] local "
+            "(repeatable; scenarios in docs/cli.md).",
+        ),
+    ] = None,
+    tamper_random: Annotated[
+        int, typer.Option("--tamper-random", help="Inject every scenario into K random points each.")
+    ] = 0,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Write the true injected windows here (JSON lines).")
+    ] = None,
+    points_n: Annotated[
+        int | None,
+        typer.Option(
+            "--points", help="Simulate N points (synthetic ones added when the registry has fewer)."
+        ),
+    ] = None,
+    write_registry: Annotated[
+        Path | None, typer.Option("--write-registry", help="Write the registry actually simulated (TOML).")
+    ] = None,
+    gaps: Annotated[
+        bool, typer.Option("--gaps/--no-gaps", help="Offline: honest network gaps (frames lost).")
+    ] = True,
+    jobs: Annotated[int, typer.Option(help="Offline: worker processes (0: one per core).")] = 0,
 ) -> None:
-    """Run a fleet of simulated data loggers (flue-gas CEMS, waste-water analysers) against a gateway over TCP."""
+    """Run a fleet of simulated data loggers (flue-gas CEMS, waste-water analysers) against a gateway over TCP,
+    or with --out write their frames to a log offline; --tamper/--tamper-random inject tampering signatures
+    and --labels writes where they are."""
+    import math
+    from datetime import date, timedelta
+    from datetime import time as day_time
+
+    from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
     from .registry import load_registry
     from .sim import demo_registry_path
     from .sim.fleet import run_fleet
+    from .sim.offline import fleet_labels, generate_log, plan_fleet, tampered_models, write_labels
+    from .sim.synthetic import fleet_points, registry_toml
+    from .sim.tamper import TamperError, parse_spec
 
     try:
         points = load_registry(registry or demo_registry_path())
-    except EnvtrustError as exc:
+        if points_n is not None:
+            points = fleet_points(points, points_n, seed)
+        specs = [parse_spec(text) for text in tamper or []]
+        start_at = datetime.fromisoformat(start) if start else None
+        if days <= 0 or tamper_random < 0:
+            raise ValueError("--days must be positive and --tamper-random not negative")
+    except (EnvtrustError, ValueError) as exc:
         raise _fail(exc) from None
-    start_at = datetime.fromisoformat(start) if start else None
+    if write_registry is not None:
+        write_registry.write_text(
+            registry_toml(points, header=f"envtrust simulate registry: {len(points)} points, seed {seed}"),
+            encoding="utf-8",
+        )
+    if out_file is not None:  # offline: a frames log, no gateway
+        first = start_at or datetime.combine(date.today() - timedelta(days=math.ceil(days)), day_time())
+        try:
+            plan = plan_fleet(
+                points, seed=seed, start=first, seconds=days * 86400, specs=specs, random_k=tamper_random
+            )
+        except TamperError as exc:
+            raise _fail(exc) from None
+        for note in plan.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+        progress = Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("point-minutes"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        task = progress.add_task("simulate", total=None)
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+            progress.start()  # after the workers are forked: no thread exists before
+
+        try:
+            result = generate_log(
+                plan,
+                out_file,
+                rtd_interval=rtd_interval if rtd else None,
+                minute_interval=minute_interval,
+                gaps=gaps,
+                jobs=jobs,
+                on_start=started,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        except (OSError, ValueError) as exc:
+            raise _fail(exc) from None
+        finally:
+            progress.stop()
+        if labels is not None:
+            write_labels(labels, result.labels)
+        counts = ", ".join(f"{n} × {cn}" for cn, n in result.frames.items())
+        err.print(
+            f"wrote {escape(str(out_file))}: {result.total} frames ({counts}) of {result.points} points over "
+            f"{days:g} days from {first.isoformat()} (seed {seed}) in {result.seconds:.1f} s with "
+            f"{result.workers} workers; {len(plan.injections)} injections"
+            + (f", {len(result.labels)} labels → {escape(str(labels))}" if labels is not None else ""),
+            soft_wrap=True,
+        )
+        return
+    models = None
+    if specs or tamper_random or labels is not None:
+        start_at = start_at or datetime.now(UTC)
+        try:
+            plan = plan_fleet(
+                points, seed=seed, start=start_at, seconds=days * 86400, specs=specs, random_k=tamper_random
+            )
+        except TamperError as exc:
+            raise _fail(exc) from None
+        for note in plan.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+        models = tampered_models(plan)
+        if labels is not None:
+            write_labels(labels, fleet_labels(plan, models))
+        err.print(f"{len(plan.injections)} injections" + (f" → {escape(str(labels))}" if labels else ""))
+    if rtd is False:
+        rtd_interval = 0.0
 
     async def main() -> Any:
         stop = asyncio.Event()
@@ -1073,6 +1208,7 @@ def simulate(
             start=start_at,
             stop=stop,
             on_event=lambda mn, text: err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {mn}: {text}"),
+            models=models,
         )
 
     err.print(

@@ -4,6 +4,9 @@
 * :mod:`envtrust.sim.frames`: the HJ 212 upload frames (2011, 2051, 2061, 2031) a logger produces over time;
 * :mod:`envtrust.sim.fleet`: :func:`run_fleet`, one asyncio TCP client per point, with acks, retries,
   backlog, outages and back-fill;
+* :mod:`envtrust.sim.tamper`: tampering signatures and honest events injected into chosen windows, and their labels;
+* :mod:`envtrust.sim.offline`: the fleet's frames written to a frames log without a gateway (worker processes);
+* :mod:`envtrust.sim.synthetic`: fictional extra points and the registry file of the points simulated;
 * ``demo_registry.toml``: the demo registry (Shenyang enterprises, fictional), see :func:`demo_registry_path`.
 """
 

@@ -395,6 +395,7 @@ async def run_fleet(
     ack_timeout: float = 10.0,
     retries: int = 3,
     backlog_limit: int = 20000,
+    models: Mapping[str, PointModel] | None = None,
 ) -> FleetStats:
     """Run one simulated data logger per point against the HJ 212 host at ``host:port``.
 
@@ -403,7 +404,9 @@ async def run_fleet(
     now; naive = local time of each point); ``duration``: real seconds to run (None: until ``stop`` is set or
     the task is cancelled); ``outage_rate``: mean network outages per point per simulated day; ``outages``:
     forced outages per MN as (start, simulated seconds); ``ack_timeout`` (real seconds) and ``retries``: HJ 212
-    reply timeout and retry count; ``on_event(mn, text)``: notable events (outages, shutdowns, back-fills).
+    reply timeout and retry count; ``on_event(mn, text)``: notable events (outages, shutdowns, back-fills);
+    ``models``: MN → the model to simulate instead of the plain one (e.g. a
+    :class:`~envtrust.sim.tamper.TamperedModel`).
     Returns the counters; sockets are closed on return.
     """
     clock = _Clock(speed)
@@ -411,7 +414,7 @@ async def run_fleet(
     loggers: list[_Logger] = []
     for point in points:
         try:
-            model = PointModel(point, seed)
+            model = models[point.mn] if models is not None and point.mn in models else PointModel(point, seed)
         except ValueError as exc:
             stats.skipped.append(point.mn)
             if on_event is not None:

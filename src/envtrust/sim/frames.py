@@ -72,19 +72,22 @@ def period_items(model: PointModel, stats: PeriodStats, *, strict: bool = False)
     """``Cou`` (flow: m³; pollutants: kg), ``Min``/``Avg``/``Max``, ``ZsMin``/``ZsAvg``/``ZsMax`` and ``Flag``."""
     items = []
     for ch, st in zip(model.channels, stats.channels, strict=True):
-        avg = st.avg()
-        if avg is None:
+        summary = st.summary()
+        if summary is None:
             continue
+        avg, lo, hi = summary
+        fmt = ch.fmt
         values: dict[str, str] = {}
         if st.cou is not None:
             values["Cou"] = f"{st.cou:.{2 if ch.kind == 'flow' else 4}f}"
-        values["Min"] = ch.fmt(st.min() or 0.0)
-        values["Avg"] = ch.fmt(avg)
-        values["Max"] = ch.fmt(st.max() or 0.0)
-        if st.has_zs:
-            values["ZsMin"] = ch.fmt(st.min(zs=True) or 0.0)
-            values["ZsAvg"] = ch.fmt(st.avg(zs=True) or 0.0)
-            values["ZsMax"] = ch.fmt(st.max(zs=True) or 0.0)
+        values["Min"] = fmt(lo or 0.0)
+        values["Avg"] = fmt(avg)
+        values["Max"] = fmt(hi or 0.0)
+        zs = st.summary(zs=True) if st.has_zs else None
+        if zs is not None:
+            values["ZsMin"] = fmt(zs[1] or 0.0)
+            values["ZsAvg"] = fmt(zs[0] or 0.0)
+            values["ZsMax"] = fmt(zs[2] or 0.0)
         values["Flag"] = st.flag(model.medium, strict=strict)
         items.append(Item(ch.code, values, ch.code))
     return items
@@ -262,12 +265,16 @@ class FrameSource:
 
     def _rtd(self, t: float, out: list[Outgoing]) -> None:
         self._rtd_k += 1
+        if self.model.omitted(CN_RTD, t, t):
+            return
         sample = self.model.sample(t)
         out += build_upload(self.model, CN_RTD, t, t, rtd_items(self.model, sample))
 
     def _emit(
         self, cn: str, stats: PeriodStats, end: float, out: list[Outgoing], *, strict: bool = False
     ) -> None:
+        if self.model.omitted(cn, stats.start, end):
+            return
         items = period_items(self.model, stats, strict=strict)
         out += build_upload(self.model, cn, end + QN_OFFSET_MS[cn] / 1000.0, stats.start, items, at=end)
 

@@ -188,8 +188,11 @@ class Channel:
     group: str
 
     def fmt(self, value: float) -> str:
-        text = f"{value:.{self.decimals}f}"
-        return text[1:] if text.startswith("-") and float(text) == 0 else text
+        text = format(value, _FORMATS[self.decimals])
+        return text[1:] if text[0] == "-" and float(text) == 0 else text
+
+
+_FORMATS = tuple(f".{d}f" for d in range(16))
 
 
 GAS_CHANNELS: tuple[Channel, ...] = (
@@ -496,11 +499,12 @@ class Sample:
 class _Acc:
     __slots__ = ("max", "min", "n", "sum")
 
-    def __init__(self) -> None:
-        self.n = 0
-        self.sum = 0.0
-        self.min = math.inf
-        self.max = -math.inf
+    def __init__(self, n: int = 0, total: float = 0.0, lo: float = math.inf, hi: float = -math.inf) -> None:
+        # with arguments: the same as ``add(n, total, lo, hi)`` on an empty accumulator
+        self.n = n
+        self.sum = 0.0 + total
+        self.min = lo
+        self.max = hi
 
     def add(self, n: int, total: float, lo: float, hi: float) -> None:
         self.n += n
@@ -510,7 +514,12 @@ class _Acc:
 
     def merge(self, other: _Acc) -> None:
         if other.n:
-            self.add(other.n, other.sum, other.min, other.max)
+            self.n += other.n
+            self.sum += other.sum
+            if other.min < self.min:
+                self.min = other.min
+            if other.max > self.max:
+                self.max = other.max
 
 
 class ChannelStats:
@@ -533,9 +542,11 @@ class ChannelStats:
 
     def merge(self, other: ChannelStats) -> None:
         self.all.merge(other.all)
-        self.valid.merge(other.valid)
-        self.zs_all.merge(other.zs_all)
-        self.zs_valid.merge(other.zs_valid)
+        if other.valid.n:
+            self.valid.merge(other.valid)
+        if other.zs_all.n:
+            self.zs_all.merge(other.zs_all)
+            self.zs_valid.merge(other.zs_valid)
         if self.cou is not None and other.cou is not None:
             self.cou += other.cou
         for k, v in other.flags.items():
@@ -544,6 +555,11 @@ class ChannelStats:
     def _pick(self, zs: bool) -> _Acc:
         valid, every = (self.zs_valid, self.zs_all) if zs else (self.valid, self.all)
         return valid if valid.n else every
+
+    def summary(self, zs: bool = False) -> tuple[float, float, float] | None:
+        """``(avg, min, max)`` at once (None: no samples)."""
+        acc = self._pick(zs)
+        return (acc.sum / acc.n, acc.min, acc.max) if acc.n else None
 
     def avg(self, zs: bool = False) -> float | None:
         acc = self._pick(zs)
@@ -821,6 +837,9 @@ class PointModel:
         def g() -> float:  # triangular, unit variance
             return (r() + r() - 1.0) * _SQRT6
 
+        def gs() -> list[float]:  # n successive g() values
+            return [(r() + r() - 1.0) * _SQRT6 for _ in range(n)]
+
         flow: list[float]
         temp: list[float]
         hum: list[float]
@@ -860,10 +879,10 @@ class PointModel:
                 + 0.25 * self.noise(_S_CHANNEL + 4, mid, 600.0)
             )
             o2_b = min(19.5, max(self.o2_full - 1.5, o2_b))
-            flow = [max(0.0, flow_b * (1 + 0.008 * g())) for _ in range(n)]
-            temp = [temp_b + 0.15 * g() for _ in range(n)]
-            hum = [max(0.3, hum_b + 0.05 * g()) for _ in range(n)]
-            o2 = [o2_b + 0.06 * g() for _ in range(n)]
+            flow = [max(0.0, flow_b * (1 + 0.008 * e)) for e in gs()]
+            temp = [temp_b + 0.15 * e for e in gs()]
+            hum = [max(0.3, hum_b + 0.05 * e) for e in gs()]
+            o2 = [o2_b + 0.06 * e for e in gs()]
             for j in self.pollutants:
                 limit = self.limits.get(self.codes[j], 10.0)
                 frac = (
@@ -871,7 +890,7 @@ class PointModel:
                     * (0.85 + 0.2 * load)
                     * math.exp(0.1 * self.noise(_S_CHANNEL + j, mid, 600.0))
                 )
-                zt = [max(0.0, limit * frac * (1 + 0.025 * g())) for _ in range(n)]
+                zt = [max(0.0, limit * frac * (1 + 0.025 * e)) for e in gs()]
                 if ref is not None:
                     conc[j] = [z * (21.0 - o) / (21.0 - ref) for z, o in zip(zt, o2, strict=True)]
                 else:
@@ -894,8 +913,10 @@ class PointModel:
                 factor = 21.0 - ref
                 zs.append(
                     tuple(
-                        c if o >= ZS_O2_CUTOFF else c * factor / (21.0 - o)
-                        for c, o in zip(conc[j], o2, strict=True)
+                        [
+                            c if o >= ZS_O2_CUTOFF else c * factor / (21.0 - o)
+                            for c, o in zip(conc[j], o2, strict=True)
+                        ]
                     )
                 )
         return MinuteData(m, state, self._flags(state), tuple(values), tuple(zs))
@@ -948,13 +969,16 @@ class PointModel:
         def g() -> float:  # triangular, unit variance
             return (r() + r() - 1.0) * _SQRT6
 
+        def gs() -> list[float]:  # n successive g() values
+            return [(r() + r() - 1.0) * _SQRT6 for _ in range(n)]
+
         if state == "F":
             flow = [max(0.0, 0.002 * self.design_flow * abs(g())) for _ in range(n)]
         else:
             flow_b = self.design_flow * self.load(mid) * (1 + 0.04 * self.noise(_S_CHANNEL, mid, 900.0))
-            flow = [max(0.0, flow_b * (1 + 0.01 * g())) for _ in range(n)]
+            flow = [max(0.0, flow_b * (1 + 0.01 * e)) for e in gs()]
         ph_b = min(8.4, max(6.6, self.ph + 0.15 * self.noise(_S_CHANNEL + 1, mid, 1800.0)))
-        ph = [min(14.0, max(0.0, ph_b + 0.02 * g())) for _ in range(n)]
+        ph = [min(14.0, max(0.0, ph_b + 0.02 * e)) for e in gs()]
         values: list[tuple[float, ...]] = [tuple(flow), tuple(ph)]
         day = self._day(int((event.start if event is not None else s0) // DAY))
         zero_phase = event is not None and s0 < event.start + (event.end - event.start) // 2
@@ -971,7 +995,7 @@ class PointModel:
                 vals = [max(0.0, 0.003 * limit * g()) for _ in range(n)]
             else:
                 base = limit * self.fraction[j] * math.exp(0.15 * self.noise(_S_CHANNEL + j, mid, 1800.0))
-                vals = [max(0.0, base * (1 + 0.01 * g())) for _ in range(n)]
+                vals = [max(0.0, base * (1 + 0.01 * e)) for e in gs()]
             values.append(tuple(vals))
         zs: tuple[None, ...] = tuple(None for _ in self.channels)
         return MinuteData(m, state, self._flags(state), tuple(values), zs)
@@ -981,39 +1005,47 @@ class PointModel:
     def minute_stats(self, m: int) -> PeriodStats:
         """Aggregates of minute ``m`` (see :class:`ChannelStats`)."""
         data = self.minute(m)
-        stats = PeriodStats.empty(self, 60.0 * m, 60.0 * m + 60)
         dt = float(SAMPLE_SECONDS)
         flow = data.values[0]
         water = self.medium == "water"
         n = len(flow)
-        for j, ch in enumerate(self.channels):
-            st = stats.channels[j]
-            vals = data.values[j]
-            flag = data.flags[j]
+        new = ChannelStats.__new__
+        channels: list[ChannelStats] = []
+        for ch, vals, flag, z in zip(self.channels, data.values, data.flags, data.zs, strict=True):
+            st = new(ChannelStats)  # filled here directly: this is the simulator's innermost loop
             total, lo, hi = sum(vals), min(vals), max(vals)
-            st.all.add(n, total, lo, hi)
-            st.flags[flag] = n
             valid = flag == "N"
-            if valid:
-                st.valid.add(n, total, lo, hi)
-            z = data.zs[j]
+            st.all = _Acc(n, total, lo, hi)
+            st.valid = _Acc(n, total, lo, hi) if valid else _Acc()
             if z is not None:
                 zt, zl, zh = sum(z), min(z), max(z)
-                st.zs_all.add(n, zt, zl, zh)
-                if valid:
-                    st.zs_valid.add(n, zt, zl, zh)
-            if ch.kind == "flow":
+                st.zs_all = _Acc(n, zt, zl, zh)
+                st.zs_valid = _Acc(n, zt, zl, zh) if valid else _Acc()
+            else:
+                st.zs_all = _Acc()
+                st.zs_valid = _Acc()
+            st.flags = {flag: n}
+            kind = ch.kind
+            if kind == "flow":
                 st.cou = sum(flow) * dt / (1000.0 if water else 1.0)  # m³
-            elif ch.kind == "conc":
+            elif kind == "conc":
                 # gas: mg/m³ × m³/s × s → mg; water: mg/L × L/s × s → mg; reported in kg, valid samples only
                 st.cou = sum(c * q for c, q in zip(vals, flow, strict=True)) * dt * 1e-6 if valid else 0.0
-        return stats
+            else:
+                st.cou = None
+            channels.append(st)
+        return PeriodStats(60.0 * m, 60.0 * m + 60, channels)
 
     def period_stats(self, start: float, end: float) -> PeriodStats:
         """Aggregates of whole minutes in [start, end) (local seconds, multiples of 60)."""
         return merge_stats(
             self, start, end, (self.minute_stats(m) for m in range(int(start // 60), int(end // 60)))
         )
+
+    def omitted(self, cn: str, start: float, end: float) -> bool:
+        """Whether the logger loses the frame of command ``cn`` for data time ``start`` produced at ``end``
+        (local seconds): never for the honest model; see :class:`envtrust.sim.tamper.TamperedModel`."""
+        return False
 
     def describe(self) -> str:
         return (
