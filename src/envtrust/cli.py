@@ -359,12 +359,7 @@ def check(
 
     try:
         points = load_registry(registry)
-        configured = load_qc_config(config)
-        if only:
-            configured = qc.Configured(tuple((c, p) for c, p in configured.checks if c.name in set(only)))
-            unknown = set(only) - set(qc.CATALOGUE)
-            if unknown:
-                raise qc.CatalogueError(f"unknown check {sorted(unknown)[0]!r}")
+        configured = load_qc_config(config, only=only)
         bad = set(category or ()) - set(qc.CATEGORIES)
         if bad:
             raise qc.CatalogueError(f"unknown category {sorted(bad)[0]!r}; one of {', '.join(qc.CATEGORIES)}")

@@ -11,17 +11,20 @@ import csv
 import io
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import hj212, qc
 from .errors import ImportFormatError, RegistryError
 from .hj212.codes import DATA_COMMANDS
+from .ingest.importer import is_csv
 from .ingest.lines import events_with_lines
 from .registry import Point
-from .services import parse_iso_time, readings_of, to_utc_epoch
+from .services import csv_reading, readings_of, to_utc_epoch
 from .store import ReadingRow
 
 __all__ = ["CheckInput", "load_qc_config", "point_info", "read_inputs", "run_checks"]
@@ -76,14 +79,19 @@ class _PointAcc:
     minute: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
     hour: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
     rtd: _Rtd = field(default_factory=_Rtd)
-    csv_rows: list[tuple[int, str, float, str | None]] = field(default_factory=list)
+    unsorted: list[ReadingRow] = field(default_factory=list)
 
-    def add_rows(self, rows: Iterable[ReadingRow], sent: float | None) -> None:
+    def add_rows(self, rows: Iterable[ReadingRow], sent: float | None = None) -> None:
+        """The readings of one frame (or one CSV line); readings without a kind wait for the file's cadence."""
         first = True
         for r in rows:
             v = r.values
-            if r.kind == "minute":
-                self.minute.add(
+            if r.kind == "rtd":
+                self.rtd.add(r.data_time, r.pollutant, v.get("rtd"), r.flag)
+            elif r.kind == "":
+                self.unsorted.append(r)
+            elif (builder := {"minute": self.minute, "hour": self.hour}.get(r.kind)) is not None:
+                builder.add(
                     r.data_time,
                     r.pollutant,
                     v.get("avg"),
@@ -94,24 +102,11 @@ class _PointAcc:
                     sent,
                     first_of_frame=first,
                 )
-            elif r.kind == "hour":
-                self.hour.add(
-                    r.data_time,
-                    r.pollutant,
-                    v.get("avg"),
-                    v.get("min"),
-                    v.get("max"),
-                    v.get("zs_avg"),
-                    r.flag,
-                    sent,
-                )
-            elif r.kind == "rtd":
-                self.rtd.add(r.data_time, r.pollutant, v.get("rtd"), r.flag)
             first = False
 
     def build(self, now: float | None) -> qc.PointData:
-        if self.csv_rows:
-            self._fold_csv()
+        if self.unsorted:
+            self._sort_by_cadence()
         if len(self.minute) == 0 and self.rtd.acc:
             self.rtd.into(self.minute)
         return qc.PointData(
@@ -122,13 +117,12 @@ class _PointAcc:
             now=now,
         )
 
-    def _fold_csv(self) -> None:
-        times = sorted({t for t, *_ in self.csv_rows})
-        step = qc.data.infer_step(__import__("numpy").array(times, dtype="int64")) if len(times) > 1 else 3600
-        target = self.minute if step < 3600 else self.hour
-        for t, code, value, flag in self.csv_rows:
-            target.add(t, code, value, None, None, None, flag)
-        self.csv_rows.clear()
+    def _sort_by_cadence(self) -> None:
+        """CSV readings without a kind are minute data when they come more often than hourly, else hourly."""
+        times = np.unique(np.array([r.data_time for r in self.unsorted], dtype=np.int64))
+        kind = "minute" if times.size > 1 and qc.data.infer_step(times) < 3600 else "hour"
+        self.add_rows(replace(r, kind=kind) for r in self.unsorted)
+        self.unsorted.clear()
 
 
 @dataclass
@@ -138,10 +132,6 @@ class CheckInput:
     points: list[qc.PointData]
     problems: list[str]
     frames: int = 0
-
-
-def _is_csv(head: bytes) -> bool:
-    return not head.lstrip().startswith(b"##")
 
 
 def read_inputs(
@@ -163,7 +153,7 @@ def read_inputs(
             data = p.read_bytes()
         except OSError as exc:
             raise ImportFormatError(f"{p}: cannot read: {exc.strerror}") from None
-        if _is_csv(data[:4096]):
+        if is_csv(p, data[:4096]):
             _read_csv(p, data, points, acc, problems)
             if progress:
                 progress(len(data))
@@ -205,62 +195,47 @@ def read_inputs(
 def _read_csv(
     p: Path, data: bytes, points: dict[str, Point], acc: dict[str, _PointAcc], problems: list[str]
 ) -> None:
+    """CSV rows read and judged as ``envtrust import`` judges them; a row without a kind waits for the cadence."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     header: list[str] | None = None
-    for n, cells in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 0
+    for cells in reader:
+        first, line = line + 1, reader.line_num
         cells = [c.strip() for c in cells]
         if not cells or all(not c for c in cells):
             continue
-        if n == 1 and cells[0].lower() == "mn":
+        if first == 1 and cells[0].lower() == "mn":
             header = [c.lower() for c in cells]
             continue
         row = dict(zip(header or ["mn", "pollutant", "time", "value", "flag", "kind"], cells, strict=False))
-        point = points.get(row.get("mn", ""))
-        if point is None:
-            problems.append(f"{p}:{n}: MN {row.get('mn')!r} is not in the registry")
+        reading = csv_reading(row, points, default_kind=None)
+        if isinstance(reading, tuple):
+            problems.append(f"{p}:{first}: {reading[0]}: {reading[1]}")
             continue
-        t = parse_iso_time(row.get("time", ""), point.timezone)
+        a = acc.get(reading.mn) or acc.setdefault(reading.mn, _PointAcc(points[reading.mn]))
+        a.add_rows([reading])
+
+
+def load_qc_config(path: str | Path | None, *, only: Iterable[str] | None = None) -> qc.Configured:
+    """The catalogue configured from a TOML file of ``[check] param = value`` tables (None: defaults), limited to the
+    checks named in ``only`` when given."""
+    doc: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
         try:
-            value = float(row.get("value", ""))
-        except ValueError:
-            problems.append(f"{p}:{n}: value {row.get('value')!r} is not a number")
-            continue
-        if t is None or not row.get("pollutant"):
-            problems.append(f"{p}:{n}: needs mn, pollutant, ISO 8601 time and value")
-            continue
-        a = acc.get(point.mn) or acc.setdefault(point.mn, _PointAcc(point))
-        kind = (row.get("kind") or "").lower()
-        flag = row.get("flag") or None
-        if kind in ("minute", "2051"):
-            a.minute.add(t, row["pollutant"], value, None, None, None, flag)
-        elif kind in ("hour", "2061"):
-            a.hour.add(t, row["pollutant"], value, None, None, None, flag)
-        elif kind in ("rtd", "2011"):
-            a.rtd.add(t, row["pollutant"], value, flag)
-        elif kind in ("", "auto"):
-            a.csv_rows.append((t, row["pollutant"], value, flag))
-        else:
-            problems.append(f"{p}:{n}: kind {kind!r} is not one of rtd, minute, hour")
-
-
-def load_qc_config(path: str | Path | None) -> qc.Configured:
-    """The catalogue configured from a TOML file of ``[check] param = value`` tables (None: defaults)."""
-    if path is None:
-        return qc.configure()
-    p = Path(path)
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RegistryError(f"{p}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise qc.CatalogueError(f"{p}: not valid TOML: {exc}") from None
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RegistryError(f"{p}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise qc.CatalogueError(f"{p}: not valid TOML: {exc}") from None
-    try:
-        return qc.configure(doc)
+        return qc.configure(doc, only=only)
     except qc.CatalogueError as exc:
-        raise qc.CatalogueError(f"{p}: {exc}") from None
+        raise qc.CatalogueError(f"{path}: {exc}" if path is not None else str(exc)) from None
 
 
 def run_checks(inputs: CheckInput, configured: qc.Configured | None = None) -> list[qc.Finding]:

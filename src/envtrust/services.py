@@ -13,7 +13,7 @@ import math
 import operator
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ __all__ = [
     "Ingest",
     "Prepared",
     "amend_reading",
+    "csv_reading",
     "parse_iso_time",
     "reading_history",
     "readings_of",
@@ -218,6 +219,41 @@ def readings_of(frame: hj212.Frame, point: Point) -> tuple[list[ReadingRow], lis
     return rows, notes
 
 
+def csv_reading(
+    cells: Mapping[str, str], points: Mapping[str, Point], default_kind: str | None = "hour"
+) -> ReadingRow | tuple[str, str]:
+    """One CSV row (``mn,pollutant,time,value,flag[,kind]``) → its reading, or ``(error code, reason)``.
+
+    Without a ``kind`` cell the reading gets ``default_kind``; ``None`` leaves the kind empty for the caller to
+    decide (``envtrust check`` judges it from the cadence of the file).
+    """
+    missing = [k for k in ("mn", "pollutant", "time", "value") if not cells.get(k)]
+    if missing:
+        return "bad_csv", f"missing {', '.join(missing)}"
+    mn = cells["mn"]
+    point = points.get(mn)
+    if point is None:
+        return "unknown_mn", f"MN {mn} is not registered"
+    kind_text = cells.get("kind", "").lower() or default_kind
+    kind = CSV_KINDS.get(kind_text) if kind_text is not None else ""
+    if kind is None:
+        return "bad_csv", f"kind {cells['kind']!r} is not one of rtd, minute, hour, day"
+    when = parse_iso_time(cells["time"], point.timezone)
+    if when is None:
+        return "bad_csv", f"time {cells['time']!r} is not ISO 8601"
+    try:
+        value = float(cells["value"])
+    except ValueError:
+        return "bad_csv", f"value {cells['value']!r} is not a number"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "bad_csv", f"value {cells['value']!r} is not a finite number"
+    flag = cells.get("flag") or None
+    if flag is not None and flag not in _FLAG_LETTERS:
+        return "bad_csv", f"flag {flag!r} is not an HJ 212 data flag (N F M S D C T B)"
+    column = "rtd" if kind == "rtd" else "avg"
+    return ReadingRow(mn, kind, cells["pollutant"], when, cells["pollutant"], {column: value}, flag=flag)
+
+
 @dataclass(slots=True)
 class Prepared:
     """A received record with its verdict, the rows to store, and the reply to send once they are committed."""
@@ -356,38 +392,11 @@ class Ingest:
     def prepare_csv(self, row: FrameRow, cells: dict[str, str]) -> Prepared:
         """Check one CSV row (``mn,pollutant,time,value,flag[,kind]``) against the registry; one reading or quarantine."""
         row.received_us = time.time_ns() // 1000
-
-        def refuse(code: str, reason: str) -> Prepared:
-            row.status, row.error_code, row.reason = "quarantine", code, reason
+        reading = csv_reading(cells, self._points)
+        if isinstance(reading, tuple):
+            row.status, row.error_code, row.reason = "quarantine", *reading
             return Prepared(row)
-
-        missing = [k for k in ("mn", "pollutant", "time", "value") if not cells.get(k)]
-        if missing:
-            return refuse("bad_csv", f"missing {', '.join(missing)}")
-        mn = cells["mn"]
-        point = self._points.get(mn)
-        if point is None:
-            return refuse("unknown_mn", f"MN {mn} is not registered")
-        kind = CSV_KINDS.get(cells.get("kind", "").lower() or "hour")
-        if kind is None:
-            return refuse("bad_csv", f"kind {cells['kind']!r} is not one of rtd, minute, hour, day")
-        when = parse_iso_time(cells["time"], point.timezone)
-        if when is None:
-            return refuse("bad_csv", f"time {cells['time']!r} is not ISO 8601")
-        try:
-            value = float(cells["value"])
-        except ValueError:
-            return refuse("bad_csv", f"value {cells['value']!r} is not a number")
-        if value != value or value in (float("inf"), float("-inf")):
-            return refuse("bad_csv", f"value {cells['value']!r} is not a finite number")
-        flag = cells.get("flag") or None
-        if flag is not None and flag not in _FLAG_LETTERS:
-            return refuse("bad_csv", f"flag {flag!r} is not an HJ 212 data flag (N F M S D C T B)")
-        row.mn = mn
-        column = "rtd" if kind == "rtd" else "avg"
-        reading = ReadingRow(
-            mn, kind, cells["pollutant"], when, cells["pollutant"], {column: value}, flag=flag
-        )
+        row.mn = reading.mn
         return Prepared(row, [reading])
 
     # ------------------------------------------------------------------ the one write path

@@ -20,7 +20,7 @@ from ..services import Ingest, Prepared
 from ..store import FrameRow
 from .lines import events_with_lines
 
-__all__ = ["ImportReport", "LineProblem", "import_file"]
+__all__ = ["ImportReport", "LineProblem", "import_file", "is_csv"]
 
 BATCH = 2000
 
@@ -45,7 +45,8 @@ class ImportReport:
     problems: list[LineProblem] = field(default_factory=list)
 
 
-def _is_csv(path: Path, head: bytes) -> bool:
+def is_csv(path: Path, head: bytes) -> bool:
+    """Whether a file is CSV rather than a frames log: a .csv name, or a first line with commas and no ``##``."""
     if path.suffix.lower() == ".csv":
         return True
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -61,7 +62,7 @@ def import_file(
         data = p.read_bytes()
     except OSError as exc:
         raise ImportFormatError(f"{p}: cannot read: {exc.strerror}") from None
-    if _is_csv(p, data[:4096]):
+    if is_csv(p, data[:4096]):
         report = ImportReport(str(p), "csv")
         records = _csv_records(ingest, p, data)
     else:

@@ -42,9 +42,8 @@ def spike(pd: PointData, p: Params) -> list[Finding]:
     if pd.minute is None:
         return []
     out: list[Finding] = []
-    run = pd.running()
     for code in pd.analysers():
-        v = np.where(pd.valid(code) & run, pd.minute.channels[code].avg, np.nan)
+        v = pd.running_values(code)
         if np.isfinite(v).sum() < 60:
             continue
         ref = np.full(v.size, np.nan)
@@ -94,9 +93,8 @@ def rate_of_change(pd: PointData, p: Params) -> list[Finding]:
     if pd.minute is None:
         return []
     out: list[Finding] = []
-    run = pd.running()
     for code in pd.analysers():
-        v = np.where(pd.valid(code) & run, pd.minute.channels[code].avg, np.nan)
+        v = pd.running_values(code)
         if np.isfinite(v).sum() < 60:
             continue
         d = np.full(v.size, np.nan)

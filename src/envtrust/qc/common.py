@@ -9,7 +9,7 @@ import numpy as np
 from .catalogue import Finding
 from .data import Mask, PointData, Values, runs
 
-__all__ = ["fmt", "minute_findings", "num", "rolling_mean", "rolling_sum"]
+__all__ = ["fmt", "minute_findings", "num", "rolling_mean", "rolling_sum", "span_finding"]
 
 
 def num(x: float, digits: int = 3) -> float | None:
@@ -39,6 +39,33 @@ def rolling_mean(x: Values, width: int) -> Values:
     return out
 
 
+def span_finding(
+    pd: PointData,
+    pollutant: str | None,
+    check: str,
+    category: str,
+    severity: str,
+    i0: int,
+    i1: int,
+    message: str,
+    evidence: dict[str, Any],
+) -> Finding:
+    """A finding over minute slots ``[i0, i1)`` of the point's minute series."""
+    s = pd.minute
+    assert s is not None
+    return Finding(
+        pd.mn,
+        pollutant,
+        check,
+        category,
+        severity,
+        int(s.start + s.step * i0),
+        int(s.start + s.step * i1),
+        message,
+        evidence,
+    )
+
+
 def minute_findings(
     pd: PointData,
     mask: Mask,
@@ -53,13 +80,12 @@ def minute_findings(
     bridge: int = 0,
     values: Values | None = None,
 ) -> list[Finding]:
-    """One finding per run of ``mask`` in the minute series; ``message`` and ``evidence`` may use {minutes},
-    {start}, {end}; with ``values`` the evidence gets the run's first, minimum, maximum and mean value."""
+    """One finding per run of ``mask`` in the minute series; ``message`` may use {minutes}; with ``values`` the
+    evidence gets the run's first, minimum, maximum and mean value."""
     s = pd.minute
     assert s is not None
     out = []
     for i0, i1 in runs(mask, min_slots, bridge):
-        start, end = s.start + s.step * i0, s.start + s.step * i1
         ev = dict(evidence)
         ev["slots"] = int(mask[i0:i1].sum())
         if values is not None:
@@ -69,18 +95,10 @@ def minute_findings(
                 ev.update(
                     first=num(seg[0]), min=num(seg.min()), max=num(seg.max()), mean=num(float(seg.mean()))
                 )
-        minutes = (end - start) // 60
+        minutes = (i1 - i0) * s.step // 60
         out.append(
-            Finding(
-                pd.mn,
-                pollutant,
-                check,
-                category,
-                severity,
-                int(start),
-                int(end),
-                message.format(minutes=minutes),
-                ev,
+            span_finding(
+                pd, pollutant, check, category, severity, i0, i1, message.format(minutes=minutes), ev
             )
         )
     return out

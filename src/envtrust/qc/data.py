@@ -12,9 +12,9 @@ computed once and cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,6 @@ ANALYSER_PREFIXES: Final = (
     "w20",
     "w19",
 )
-O2_AMBIENT: Final = 20.9
 ZS_O2_CUTOFF: Final = 19.0
 
 
@@ -123,8 +122,8 @@ def resolution(values: Values) -> float:
 class SeriesBuilder:
     """Collects the readings of one point and kind in any order, then lays them on a regular grid.
 
-    Slots that arrive twice keep their first arrival; the later ones are counted in ``duplicates`` (time → number
-    of extra arrivals, and whether any of them differed) for the duplicate-time check.
+    Slots that arrive twice keep their first arrival; ``duplicates`` maps the time of every slot that arrived again
+    to whether a later arrival carried different values (for the duplicate-time check).
     """
 
     def __init__(self) -> None:
@@ -212,7 +211,7 @@ class Aggregate:
 
 
 class PointData:
-    """One point: minute and hourly series, the registry facts, and cached derived arrays."""
+    """One point: minute and hourly series, the registry facts, and derived arrays computed once and cached."""
 
     def __init__(
         self,
@@ -228,7 +227,14 @@ class PointData:
         self.hour = hour
         self.duplicates = dict(duplicates or {})
         self.now = now
-        self._cache: dict[tuple[str, str], object] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _memo(self, kind: str, code: str, make: Callable[[Series], Any]) -> Any:
+        key = (kind, code)
+        if key not in self._cache:
+            assert self.minute is not None, "derived values need minute data"
+            self._cache[key] = make(self.minute)
+        return self._cache[key]
 
     # -- channels -------------------------------------------------------------------------------------------
     @property
@@ -239,9 +245,16 @@ class PointData:
         return sorted(self.minute.channels) if self.minute is not None else []
 
     def analysers(self) -> list[str]:
-        """Concentration channels measured by analysers (pollutants with a limit first), in code order."""
-        codes = set(self.info.limits) | {c for c in self.codes() if c.startswith(ANALYSER_PREFIXES)}
-        return sorted(c for c in codes if self.minute is not None and c in self.minute.channels)
+        """Concentration channels measured by analysers (every limited code and the analyser codes), sorted."""
+        if self.minute is None:
+            return []
+
+        def make(s: Series) -> list[str]:
+            codes = set(self.info.limits) | {c for c in s.channels if c.startswith(ANALYSER_PREFIXES)}
+            return sorted(c for c in codes if c in s.channels)
+
+        out: list[str] = self._memo("analysers", "", make)
+        return out
 
     def flow_code(self) -> str | None:
         if self.minute is None:
@@ -251,82 +264,85 @@ class PointData:
     # -- masks and values (minute series) -------------------------------------------------------------------
     def valid(self, code: str) -> Mask:
         """Slots of ``code`` with a value and flag N (or no flag): usable for averages and judgements."""
-        key = ("valid", code)
-        hit = self._cache.get(key)
-        if hit is None:
-            assert self.minute is not None
-            ch = self.minute.channels[code]
-            hit = np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == ""))
-            self._cache[key] = hit
-        return hit  # type: ignore[return-value]
 
-    def flagged(self, code: str, letters: str) -> Mask:
-        assert self.minute is not None
-        return np.isin(self.minute.channels[code].flag, list(letters))
+        def make(s: Series) -> Mask:
+            ch = s.channels[code]
+            out: Mask = np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == ""))
+            return out
+
+        out: Mask = self._memo("valid", code, make)
+        return out
+
+    def running_values(self, code: str) -> Values:
+        """The valid values of ``code`` while the process runs, NaN elsewhere: what most signatures look at."""
+
+        def make(s: Series) -> Values:
+            out: Values = np.where(self.valid(code) & self.running(), s.channels[code].avg, np.nan)
+            return out
+
+        out: Values = self._memo("running_values", code, make)
+        return out
 
     def converted(self, code: str) -> Values:
         """The value the limit is judged on: ``Zs`` as sent, else ``C × (21 − ref) / (21 − O2)`` for gas points with a
         reference O2 (O2 ≥ 19 %: the measured value, as data loggers do), else the measured value."""
-        key = ("conv", code)
-        hit = self._cache.get(key)
-        if hit is None:
-            assert self.minute is not None
-            hit = convert(self.minute, code, self.info.reference_o2)
-            self._cache[key] = hit
-        return hit  # type: ignore[return-value]
+        out: Values = self._memo("conv", code, lambda s: convert(s, code, self.info.reference_o2))
+        return out
 
     def running(self) -> Mask:
         """Minutes in which the process runs: not flagged F on the flow channel and the flow (or velocity) above a
         quarter of its typical running level; without a flow channel, every minute not flagged F."""
-        key = ("running", "")
-        hit = self._cache.get(key)
-        if hit is None:
-            assert self.minute is not None
+
+        def make(s: Series) -> Mask:
             flow = self.flow_code()
-            n = self.minute.size
             if flow is None:
-                any_f = np.zeros(n, dtype=bool)
-                for ch in self.minute.channels.values():
+                any_f = np.zeros(s.size, dtype=bool)
+                for ch in s.channels.values():
                     any_f |= ch.flag == "F"
-                hit = self.minute.present & ~any_f
-            else:
-                ch = self.minute.channels[flow]
-                ok = np.isfinite(ch.avg) & (ch.flag != "F")
-                level = float(np.quantile(ch.avg[ok], 0.75)) if ok.any() else 0.0
-                hit = ok & (ch.avg > 0.25 * level)
-            self._cache[key] = hit
-        return hit  # type: ignore[return-value]
+                out: Mask = s.present & ~any_f
+                return out
+            ch = s.channels[flow]
+            ok = np.isfinite(ch.avg) & (ch.flag != "F")
+            level = float(np.quantile(ch.avg[ok], 0.75)) if ok.any() else 0.0
+            running: Mask = ok & (ch.avg > 0.25 * level)
+            return running
+
+        out: Mask = self._memo("running", "", make)
+        return out
 
     def resolution(self, code: str) -> float:
-        key = ("res", code)
-        hit = self._cache.get(key)
-        if hit is None:
-            assert self.minute is not None
-            hit = resolution(self.minute.channels[code].avg)
-            self._cache[key] = hit
-        return hit  # type: ignore[return-value]
+        out: float = self._memo("res", code, lambda s: resolution(s.channels[code].avg))
+        return out
 
     # -- aggregates -----------------------------------------------------------------------------------------
     def local_floor(self, times: npt.NDArray[np.int64], period: int) -> npt.NDArray[np.int64]:
         off = self.info.utc_offset
         return ((times + off) // period) * period - off
 
-    def hourly(self, code: str) -> Aggregate:
-        """Hourly aggregate of the valid minutes of ``code`` (local clock hours)."""
-        key = ("hourly", code)
-        hit = self._cache.get(key)
-        if hit is None:
-            assert self.minute is not None
-            hit = aggregate(
-                self.local_floor(self.minute.times, 3600),
-                self.valid(code),
-                self.minute.channels[code].avg,
-                self.converted(code),
-                3600,
-                max(1, 3600 // self.minute.step),
+    def hour_grid(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The local clock hours the minute series covers (their starts) and each minute slot's hour index."""
+
+        def make(s: Series) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+            hours = self.local_floor(s.times, 3600)
+            idx = (hours - hours[0]) // 3600
+            return hours[0] + 3600 * np.arange(int(idx[-1]) + 1, dtype=np.int64), idx
+
+        out: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = self._memo("hour_grid", "", make)
+        return out
+
+    def hourly(self, code: str, *, running_only: bool = False) -> Aggregate:
+        """Hourly aggregate of the valid minutes of ``code`` (local clock hours); with ``running_only`` only of the
+        minutes in which the process runs."""
+
+        def make(s: Series) -> Aggregate:
+            starts, idx = self.hour_grid()
+            valid = self.valid(code) & self.running() if running_only else self.valid(code)
+            return aggregate(
+                starts, idx, valid, s.channels[code].avg, self.converted(code), max(1, 3600 // s.step)
             )
-            self._cache[key] = hit
-        return hit  # type: ignore[return-value]
+
+        out: Aggregate = self._memo("hourly_running" if running_only else "hourly", code, make)
+        return out
 
 
 def convert(series: Series, code: str, reference_o2: float | None) -> Values:
@@ -347,23 +363,23 @@ def convert(series: Series, code: str, reference_o2: float | None) -> Values:
 
 
 def aggregate(
-    period_of: npt.NDArray[np.int64], valid: Mask, values: Values, conv: Values, period: int, expected: int
+    starts: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.int64],
+    valid: Mask,
+    values: Values,
+    conv: Values,
+    expected: int,
 ) -> Aggregate:
-    """Per-period count of valid slots and means of their values and converted values."""
-    if period_of.size == 0:
-        empty = np.zeros(0)
-        return Aggregate(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, expected)
-    first = int(period_of[0])
-    idx = (period_of - first) // period
-    n = int(idx[-1]) + 1
+    """Per-period count of valid slots and means of their values and converted values; ``idx`` gives each slot's
+    period among ``starts``."""
+    n = starts.size
     count = np.bincount(idx[valid], minlength=n).astype(np.int64)
+    conv_ok = valid & np.isfinite(conv)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(idx[valid], weights=values[valid], minlength=n) / count
-        conv_ok = valid & np.isfinite(conv)
         conv_mean = np.bincount(idx[conv_ok], weights=conv[conv_ok], minlength=n) / np.bincount(
             idx[conv_ok], minlength=n
         )
-    starts = first + period * np.arange(n, dtype=np.int64)
     return Aggregate(starts, count, mean, conv_mean, expected)
 
 
@@ -383,8 +399,3 @@ def runs(mask: Mask, min_length: int = 1, bridge: int = 0) -> list[tuple[int, in
         else:
             out.append((s, e))
     return [(s, e) for s, e in out if e - s >= min_length]
-
-
-def iter_pairs(items: Iterable[str]) -> list[tuple[str, str]]:
-    xs = list(items)
-    return [(a, b) for i, a in enumerate(xs) for b in xs[i + 1 :]]

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from .basic import rolling_range
 from .catalogue import Finding, Param, Params, register
-from .common import fmt, minute_findings, num, rolling_mean, rolling_sum
+from .common import fmt, minute_findings, num, rolling_mean, rolling_sum, span_finding
 from .data import O2_CODE, TEMP_CODE, Mask, PointData, Values, runs
 
 __all__ = ["window_hashes"]
@@ -60,7 +60,7 @@ def flat_line(pd: PointData, p: Params) -> list[Finding]:
     for code in [*pd.analysers(), O2_CODE] if O2_CODE in pd.codes() else pd.analysers():
         ch = pd.minute.channels[code]
         ok = pd.valid(code) & run
-        v = np.where(ok, ch.avg, np.nan)
+        v = pd.running_values(code)
         res = pd.resolution(code)
         tol = max(res, 1e-9) * p["tolerance_steps"] * 1.0001
         filled = rolling_sum(ok.astype(np.float64), width + 1)
@@ -95,14 +95,14 @@ def flat_line(pd: PointData, p: Params) -> list[Finding]:
             level = float(np.median(vals))
             low = level <= 3 * max(res, 1e-9)
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     code,
                     "flat_line",
                     "anomaly" if low else "tampering",
                     "medium" if low else "high",
-                    int(pd.minute.start + pd.minute.step * i0),
-                    int(pd.minute.start + pd.minute.step * i1),
+                    i0,
+                    i1,
                     f"{code} 恒值 {(i1 - i0) * pd.minute.step // 60} 分钟，数值 {fmt(level)} | "
                     f"constant at {fmt(level)} for {(i1 - i0) * pd.minute.step // 60} min while running",
                     {
@@ -152,9 +152,8 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
     width = _slots(pd, p["window_minutes"])
     run = pd.running()
     for code in pd.analysers():
-        ch = pd.minute.channels[code]
         ok = pd.valid(code) & run
-        v = np.where(ok, ch.avg, np.nan)
+        v = pd.running_values(code)
         if np.isfinite(v).sum() < 10 * width:
             continue
         rough, _ = _roughness(v, width)
@@ -172,14 +171,14 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
         for i0, i1 in runs(mask, _slots(pd, p["min_minutes"]), bridge=_slots(pd, 10)):
             r = float(np.nanmedian(rough[i0:i1]))
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     code,
                     "low_variance",
                     "tampering",
                     "medium",
-                    int(pd.minute.start + pd.minute.step * i0),
-                    int(pd.minute.start + pd.minute.step * i1),
+                    i0,
+                    i1,
                     f"{code} 数据过于平滑：波动仅为常态的 {r / base:.0%} | variance collapsed to {r / base:.0%} of normal",
                     {
                         "roughness": num(r, 5),
@@ -194,22 +193,11 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------------------- F2
 def _hourly_matrix(pd: PointData, codes: list[str]) -> tuple[npt.NDArray[np.int64], dict[str, Values]]:
     """Hourly means of valid running minutes (≥ 45 of 60), NaN otherwise, for ``codes`` on one hour grid."""
-    assert pd.minute is not None
-    run = pd.running()
-    hours = pd.local_floor(pd.minute.times, 3600)
-    first = int(hours[0])
-    idx = (hours - first) // 3600
-    n = int(idx[-1]) + 1
     out: dict[str, Values] = {}
-    expected = 3600 // pd.minute.step
     for code in codes:
-        ok = pd.valid(code) & run
-        cnt = np.bincount(idx[ok], minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(idx[ok], weights=pd.minute.channels[code].avg[ok], minlength=n) / cnt
-        mean[cnt < 0.75 * expected] = np.nan
-        out[code] = mean
-    return first + 3600 * np.arange(n, dtype=np.int64), out
+        agg = pd.hourly(code, running_only=True)
+        out[code] = np.where(agg.count >= 0.75 * agg.expected, agg.mean, np.nan)
+    return pd.hour_grid()[0], out
 
 
 @register(
@@ -459,14 +447,14 @@ def limit_bunching(pd: PointData, p: Params) -> list[Finding]:
         for i0, i1 in runs(mask, width, bridge=_slots(pd, 30)):
             seg = c[i0:i1][np.isfinite(c[i0:i1])]
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     code,
                     "limit_bunching",
                     "tampering",
                     "high",
-                    int(pd.minute.start + pd.minute.step * i0),
-                    int(pd.minute.start + pd.minute.step * i1),
+                    i0,
+                    i1,
                     f"{code} 折算值贴近限值 {fmt(limit)} 且从不超过（最高 {fmt(float(seg.max()))}）| "
                     f"values bunched just under the limit {fmt(limit)}, never above (max {fmt(float(seg.max()))})",
                     {
@@ -532,7 +520,7 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
         cal = [(i0, i1) for i0, i1 in episodes if (ch.flag[i0:i1] == "C").mean() > 0.5]
         routine = int(np.median([_tod(pd, s.start + s.step * i0) for i0, _ in cal])) if cal else None
         ok = pd.valid(code) & pd.running()
-        v_ok = np.where(ok, ch.avg, np.nan)
+        v_ok = pd.running_values(code)
         _, rel = _roughness(v_ok, 60)
         proc_rough = float(np.nanmedian(rel))
         level = float(np.nanmedian(v_ok)) if np.isfinite(v_ok).any() else float("nan")
@@ -552,7 +540,7 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
                 (np.where(ok, conv, np.nan)[max(0, i0 - ctx) : i0], np.where(ok, conv, np.nan)[i1 : i1 + ctx])
             )
             around_mean = float(np.nanmean(around)) if np.isfinite(around).any() else float("nan")
-            letter = str(np.unique(ch.flag[i0:i1])[0]) if True else ""
+            letter = str(np.unique(ch.flag[i0:i1])[0])
             tod = _tod(pd, s.start + s.step * i0)
             unusual = letter != "C" or routine is None or _tod_distance(tod, routine) > p["routine_minutes"]
             reason = None
@@ -568,14 +556,14 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
             if reason is None:
                 continue
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     code,
                     "flag_cover",
                     "tampering",
                     "high",
-                    int(s.start + s.step * i0),
-                    int(s.start + s.step * i1),
+                    i0,
+                    i1,
                     f"{code} 标记 {letter} {(i1 - i0) * s.step // 60} 分钟，疑似虚假标记 | "
                     f"{letter}-flagged episode that looks like a cover: {reason}",
                     {
@@ -748,14 +736,14 @@ def replay(pd: PointData, p: Params) -> list[Finding]:
             mask[j : j + k] = True
         for i0, i1 in runs(mask, k):
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     None,
                     "replay",
                     "tampering",
                     "critical",
-                    int(s.start + s.step * i0),
-                    int(s.start + s.step * i1),
+                    i0,
+                    i1,
                     f"{(i1 - i0) * s.step // 60} 分钟数据与 {off * s.step / 3600:.1f} 小时前完全相同 | "
                     f"data identical to the same point {off * s.step / 3600:.1f} h earlier",
                     {
@@ -854,14 +842,14 @@ def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
                 os_ = other.minute
                 assert ms is not None and os_ is not None
                 out.append(
-                    Finding(
-                        me.mn,
+                    span_finding(
+                        me,
                         None,
                         "cross_point_copy",
                         "tampering",
                         "critical",
-                        int(ms.start + ms.step * k0),
-                        int(ms.start + ms.step * k1),
+                        k0,
+                        k1,
                         f"{(k1 - k0) * ms.step // 60} 分钟数据与点位 {other.mn} 完全相同 | "
                         f"data identical to point {other.mn}",
                         {
@@ -911,7 +899,7 @@ def digit_preference(pd: PointData, p: Params) -> list[Finding]:
         d05 = ok & ((q % 5) == 0)
         n = rolling_sum(ok.astype(np.float64), width)
         share = rolling_sum(d05.astype(np.float64), width) / np.maximum(n, 1)
-        span = rolling_range(np.where(ok, ch.avg, np.nan), width - 1) / res
+        span = rolling_range(pd.running_values(code), width - 1) / res
         with np.errstate(invalid="ignore"):
             end = (n >= 0.5 * width) & (share >= p["share"]) & (span >= p["min_span_steps"])
         mask = _expand(end, width) & ok
@@ -919,14 +907,14 @@ def digit_preference(pd: PointData, p: Params) -> list[Finding]:
             qq = q[i0:i1][ok[i0:i1]]
             hist = np.bincount(qq % 10, minlength=10)
             out.append(
-                Finding(
-                    pd.mn,
+                span_finding(
+                    pd,
                     code,
                     "digit_preference",
                     "tampering",
                     "high",
-                    int(s.start + s.step * i0),
-                    int(s.start + s.step * i1),
+                    i0,
+                    i1,
                     f"{code} 尾数 0/5 占 {hist[[0, 5]].sum() / max(1, hist.sum()):.0%}，疑似人为编造 | "
                     f"last digits 0 or 5 in {hist[[0, 5]].sum() / max(1, hist.sum()):.0%} of values (20 % expected)",
                     {
@@ -963,10 +951,8 @@ def gap_load(pd: PointData, p: Params) -> list[Finding]:
     flow = pd.flow_code()
     if s is None or flow is None:
         return []
-    hours = pd.local_floor(s.times, 3600)
-    first = int(hours[0])
-    idx = (hours - first) // 3600
-    n = int(idx[-1]) + 1
+    starts, idx = pd.hour_grid()
+    first, n = int(starts[0]), starts.size
     expected = 3600 // s.step
     present = np.bincount(idx[s.present], minlength=n)
     missing = expected - present
@@ -974,7 +960,6 @@ def gap_load(pd: PointData, p: Params) -> list[Finding]:
     okf = np.isfinite(fch.avg) & (fch.flag != "F")
     with np.errstate(invalid="ignore", divide="ignore"):
         fmean = np.bincount(idx[okf], weights=fch.avg[okf], minlength=n) / np.bincount(idx[okf], minlength=n)
-    starts = first + 3600 * np.arange(n, dtype=np.int64)
     # hours whose minutes are gone take the flow next to their gaps (what the process did when data stopped)
     edge_sum = np.zeros(n)
     edge_n = np.zeros(n)
@@ -1130,11 +1115,10 @@ def time_shift(pd: PointData, p: Params) -> list[Finding]:
     block = _slots(pd, p["block_minutes"])
     max_lag = max(1, int(p["max_lag_minutes"] * 60 // (block * s.step)))
     min_lag = max(1, round(p["min_lag_minutes"] * 60 / (block * s.step)))
-    run = pd.running()
-    f = np.diff(_block_means(np.where(pd.valid(flow) & run, s.channels[flow].avg, np.nan), block))
+    f = np.diff(_block_means(pd.running_values(flow), block))
     per_day = 86400 // (block * s.step)
     for code in pd.analysers():
-        c = np.diff(_block_means(np.where(pd.valid(code) & run, s.channels[code].avg, np.nan), block))
+        c = np.diff(_block_means(pd.running_values(code), block))
         flagged = []
         aligned = judged = 0
         half = per_day // 2
@@ -1254,14 +1238,14 @@ def channel_twins(pd: PointData, p: Params) -> list[Finding]:
             mask = _expand(end, width) & ok
             for i0, i1 in runs(mask, width, bridge=_slots(pd, 30)):
                 out.append(
-                    Finding(
-                        pd.mn,
+                    span_finding(
+                        pd,
                         x_code,
                         "channel_twins",
                         "tampering",
                         "high",
-                        int(s.start + s.step * i0),
-                        int(s.start + s.step * i1),
+                        i0,
+                        i1,
                         f"{x_code} 与 {y_code} 同步变化（相关系数 ≥ {p['min_corr']}，比值恒定）| "
                         f"{x_code} and {y_code} move in lockstep (constant ratio)",
                         {

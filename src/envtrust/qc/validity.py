@@ -66,11 +66,8 @@ def data_flags(pd: PointData, p: Params) -> list[Finding]:
 
 def _stopped_hours(pd: PointData, agg: Aggregate) -> np.ndarray:
     """Hours in which the process was stopped (F) or not running for most of the hour."""
-    assert pd.minute is not None
-    hours = pd.local_floor(pd.minute.times, 3600)
-    idx = (hours - agg.start[0]) // 3600 if agg.start.size else hours
-    run = pd.running()
-    running_count = np.bincount(idx[run], minlength=agg.start.size)
+    _, idx = pd.hour_grid()
+    running_count = np.bincount(idx[pd.running()], minlength=agg.start.size)
     return running_count < agg.expected // 2
 
 
