@@ -163,7 +163,12 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
             continue
         if float(np.nanmedian(np.abs(np.diff(v)))) < 1.5 * res:
             continue  # changes are at the reporting resolution: roughness cannot be measured
-        moving = rolling_range(v, width - 1) > 2 * res
+        # smoothed values still move from minute to minute; a held value (the flat-line check's) does not
+        steps = np.full(v.size, np.nan)
+        steps[1:] = np.abs(np.diff(v))
+        moving = (rolling_range(v, width - 1) > 2 * res) & (
+            rolling_mean(np.where(steps > 0, 1.0, np.where(np.isfinite(steps), 0.0, np.nan)), width) >= 0.5
+        )
         filled = rolling_sum(ok.astype(np.float64), width) >= 0.8 * width
         with np.errstate(invalid="ignore"):
             low = (rough < base / p["factor"]) & moving & filled
