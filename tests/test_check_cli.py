@@ -47,7 +47,9 @@ def _csv(tmp_path: Path, *, held: bool, extra: str = "") -> tuple[Path, Path]:
 
 def test_check_json_prints_one_finding_per_line_with_the_held_period(tmp_path: Path) -> None:
     data, reg = _csv(tmp_path, held=True)
-    result = runner.invoke(app, ["check", str(data), "--registry", str(reg), "--json", "--category", "tampering"])
+    result = runner.invoke(
+        app, ["check", str(data), "--registry", str(reg), "--json", "--category", "tampering"]
+    )
     assert result.exit_code == 0, result.output
     findings = [json.loads(line) for line in result.stdout.splitlines()]
     assert [f["check"] for f in findings] == ["flat_line"]
@@ -55,7 +57,9 @@ def test_check_json_prints_one_finding_per_line_with_the_held_period(tmp_path: P
 
 
 def test_bad_rows_are_named_by_line_and_do_not_stop_the_check(tmp_path: Path) -> None:
-    data, reg = _csv(tmp_path, held=False, extra="CHK0001,a21026,not-a-time,1,N\nNOPE,a21026,2026-10-01T00:00:00,1,N\n")
+    data, reg = _csv(
+        tmp_path, held=False, extra="CHK0001,a21026,not-a-time,1,N\nNOPE,a21026,2026-10-01T00:00:00,1,N\n"
+    )
     result = runner.invoke(app, ["check", str(data), "--registry", str(reg)])
     assert result.exit_code == 0, result.output
     assert "data.csv:8642: bad_csv: time 'not-a-time' is not ISO 8601" in result.stderr

@@ -1092,11 +1092,11 @@ def simulate(
 
     from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    from .registry import load_registry
+    from .registry import format_registry, load_registry
     from .sim import demo_registry_path
     from .sim.fleet import run_fleet
     from .sim.offline import fleet_labels, generate_log, plan_fleet, tampered_models, write_labels
-    from .sim.synthetic import fleet_points, registry_toml
+    from .sim.synthetic import fleet_points
     from .sim.tamper import TamperError, parse_spec
 
     try:
@@ -1111,7 +1111,7 @@ def simulate(
         raise _fail(exc) from None
     if write_registry is not None:
         write_registry.write_text(
-            registry_toml(points, header=f"envtrust simulate registry: {len(points)} points, seed {seed}"),
+            format_registry(points, header=f"envtrust simulate registry: {len(points)} points, seed {seed}"),
             encoding="utf-8",
         )
     if out_file is not None:  # offline: a frames log, no gateway

@@ -8,8 +8,10 @@ See DESIGN.md §5.  Minimal keys per ``[[point]]``: ``mn``, ``enterprise`` (a na
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import RegistryError
 
-__all__ = ["DEFAULT_TZ", "Enterprise", "Point", "load_registry", "parse_registry"]
+__all__ = ["DEFAULT_TZ", "Enterprise", "Point", "format_registry", "load_registry", "parse_registry"]
 
 DEFAULT_TZ = "Asia/Shanghai"
 MEDIA = ("gas", "water", "ambient")
@@ -171,3 +173,55 @@ def load_registry(path: str | Path) -> list[Point]:
     except OSError as exc:
         raise RegistryError(f"{p}: cannot read: {exc.strerror}") from None
     return parse_registry(text, str(p))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
+
+
+def format_registry(points: Sequence[Point], header: str = "") -> str:
+    """The registry file (TOML, ``docs/registry.md``) of ``points``, the inverse of :func:`parse_registry`: extra
+    keys (process, design_flow …) kept, ``header`` written as comment lines."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for p in points:
+        lines.append("")
+        lines.append("[[point]]")
+        lines.append(f"mn = {_toml_value(p.mn)}")
+        ent: dict[str, Any] = {"name": p.enterprise.name}
+        if p.enterprise.credit_code is not None:
+            ent["credit_code"] = p.enterprise.credit_code
+        if p.enterprise.industry is not None:
+            ent["industry"] = p.enterprise.industry
+        lines.append(f"enterprise = {_toml_value(ent)}")
+        lines.append(f"name = {_toml_value(p.name)}")
+        lines.append(f"region = {_toml_value(p.region)}")
+        lines.append(f"medium = {_toml_value(p.medium)}")
+        if p.reference_o2 is not None:
+            lines.append(f"reference_o2 = {_toml_value(p.reference_o2)}")
+        if p.limits:
+            lines.append(f"limits = {_toml_value(dict(p.limits))}")
+        if p.pw is not None:
+            lines.append(f"pw = {_toml_value(p.pw)}")
+        if p.timezone != DEFAULT_TZ:
+            lines.append(f"timezone = {_toml_value(p.timezone)}")
+        if p.crc_compat is not None:
+            lines.append(f"crc_compat = {_toml_value(p.crc_compat)}")
+        if p.st is not None:
+            lines.append(f"st = {_toml_value(p.st)}")
+        for key, value in p.extra.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"

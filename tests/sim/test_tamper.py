@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 
 from envtrust.cli import app
 from envtrust.hj212 import Decoder, Frame
-from envtrust.registry import load_registry, parse_registry
+from envtrust.registry import format_registry, load_registry, parse_registry
 from envtrust.sim import demo_registry_path
 from envtrust.sim.fleet import FleetStats
 from envtrust.sim.frames import FrameSource
 from envtrust.sim.offline import generate_log, plan_fleet
 from envtrust.sim.physics import DAY, ZS_O2_CUTOFF, MinuteData, PointModel, local_seconds
-from envtrust.sim.synthetic import credit_code, fleet_points, registry_toml, synthetic_registry
+from envtrust.sim.synthetic import credit_code, fleet_points, synthetic_registry
 from envtrust.sim.tamper import (
     SCENARIOS,
     Injection,
@@ -458,15 +458,15 @@ def test_synthetic_registry() -> None:
         assert code == credit_code(code[2:8], code[8:16]) and code[2:8] == p.region
         assert p.limits and (p.reference_o2 is not None) == (p.medium == "gas")
         PointModel(p, 1)  # the simulator models it
-    again = parse_registry(registry_toml(pts, header="test\nregistry"))
+    again = parse_registry(format_registry(pts, header="test\nregistry"))
     assert again == pts
     # demo credit codes satisfy the same check characters
     assert credit_code("210106", "691NJ19H") == "91210106691NJ19H24"
 
 
-def test_registry_toml_keeps_every_field() -> None:
+def test_format_registry_keeps_every_field() -> None:
     pts = points()
-    text = registry_toml(pts)
+    text = format_registry(pts)
     assert parse_registry(text) == pts
     assert tomllib.loads(text)["point"][0]["process"] == "power_boiler"
 

@@ -5,14 +5,13 @@ waste-water outfalls of varied processes, Shenyang county-level regions, limits 
 (sometimes stricter local ones), fictional enterprises whose unified social credit codes (GB 32100-2015) carry
 valid check characters, and 24-hex-digit MNs in the demo registry's convention (header ``01``, manufacturer
 ``0000A89``… here ``0000B17`` so that they never collide with the demo fleet, object class ``0A0001`` flue gas /
-``0A0002`` waste water, a 9-hex-digit serial).  :func:`registry_toml` writes points back in the registry format
+``0A0002`` waste water, a 9-hex-digit serial).  :func:`envtrust.registry.format_registry` writes points back in the registry format
 (``docs/registry.md``), so that a checker can load exactly the registry that was simulated.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from typing import Any
 from ..registry import DEFAULT_TZ, Enterprise, Point
 from .physics import PROCESSES
 
-__all__ = ["credit_code", "fleet_points", "registry_toml", "synthetic_registry"]
+__all__ = ["credit_code", "fleet_points", "synthetic_registry"]
 
 _MANUFACTURER = "0000B17"
 _REGIONS = (
@@ -232,54 +231,3 @@ def fleet_points(points: Sequence[Point], n: int, seed: int = 1) -> list[Point]:
     taken = {p.mn for p in points}
     extra = [p for p in synthetic_registry(n - len(kept) + 8, seed) if p.mn not in taken]
     return kept + extra[: n - len(kept)]
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
-
-
-def registry_toml(points: Sequence[Point], header: str = "") -> str:
-    """The registry file (TOML, ``docs/registry.md``) of ``points``, extra keys (process, design_flow …) kept."""
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    for p in points:
-        lines.append("")
-        lines.append("[[point]]")
-        lines.append(f"mn = {_toml_value(p.mn)}")
-        ent: dict[str, Any] = {"name": p.enterprise.name}
-        if p.enterprise.credit_code is not None:
-            ent["credit_code"] = p.enterprise.credit_code
-        if p.enterprise.industry is not None:
-            ent["industry"] = p.enterprise.industry
-        lines.append(f"enterprise = {_toml_value(ent)}")
-        lines.append(f"name = {_toml_value(p.name)}")
-        lines.append(f"region = {_toml_value(p.region)}")
-        lines.append(f"medium = {_toml_value(p.medium)}")
-        if p.reference_o2 is not None:
-            lines.append(f"reference_o2 = {_toml_value(p.reference_o2)}")
-        if p.limits:
-            lines.append(f"limits = {_toml_value(dict(p.limits))}")
-        if p.pw is not None:
-            lines.append(f"pw = {_toml_value(p.pw)}")
-        if p.timezone != DEFAULT_TZ:
-            lines.append(f"timezone = {_toml_value(p.timezone)}")
-        if p.crc_compat is not None:
-            lines.append(f"crc_compat = {_toml_value(p.crc_compat)}")
-        if p.st is not None:
-            lines.append(f"st = {_toml_value(p.st)}")
-        for key, value in p.extra.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    return "\n".join(lines).lstrip("\n") + "\n"
