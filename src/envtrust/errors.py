@@ -3,9 +3,11 @@
 ::
 
     EnvtrustError                   program or input problems that stop an operation
+    ├── AlarmError                  an alarm action that the alarm's state does not allow (unknown alarm, ack twice)
     ├── ConfigError                 bad settings or command-line values
     ├── RegistryError               a registry file that cannot be loaded (carries the line/point)
     ├── ImportFormatError           an import file that cannot be read at all (bad lines are reported, not raised)
+    ├── NotifyError                 a notification channel could not deliver an alarm notice (HTTP status, retryable)
     └── StoreError                  the database refused or is unreachable
         └── SchemaError             the database schema is not what this version expects
 
@@ -20,6 +22,10 @@ class EnvtrustError(Exception):
     """Base of every error envtrust raises on purpose."""
 
 
+class AlarmError(EnvtrustError):
+    pass
+
+
 class ConfigError(EnvtrustError):
     pass
 
@@ -30,6 +36,20 @@ class RegistryError(EnvtrustError):
 
 class ImportFormatError(EnvtrustError):
     pass
+
+
+class NotifyError(EnvtrustError):
+    """A notification channel (webhook, e-mail) could not deliver a notice.
+
+    ``status`` is the HTTP status or SMTP reply code when the other side answered, else ``None``;
+    ``retryable`` is false when trying again cannot help or would deliver twice (a 4xx answer, a refused
+    recipient, a failed login), so the notifier gives up at once.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
 
 
 class StoreError(EnvtrustError):

@@ -24,7 +24,7 @@ from .hj212.codes import DATA_COMMANDS
 from .ingest.importer import is_csv
 from .ingest.lines import events_with_lines
 from .registry import Point
-from .services import csv_reading, readings_of, to_utc_epoch
+from .services import csv_reading, qn_epoch, readings_of
 from .store import ReadingRow
 
 __all__ = ["CheckInput", "load_qc_config", "point_info", "read_inputs", "run_checks"]
@@ -42,86 +42,38 @@ def point_info(point: Point) -> qc.PointInfo:
     )
 
 
-def _qn_epoch(qn: str | None, zone: str) -> float | None:
-    if not qn:
-        return None
-    local = hj212.parse_data_time(qn[:17] if len(qn) >= 17 else qn[:14])
-    if local is None:
-        return None
-    return to_utc_epoch(local.replace(microsecond=0), zone) + local.microsecond / 1e6
-
-
-class _Rtd:
-    """Real-time values folded into minute statistics, for points that send no minute data."""
-
-    def __init__(self) -> None:
-        self.acc: dict[tuple[int, str], list[Any]] = {}
-
-    def add(self, t: int, code: str, value: float | None, flag: str | None) -> None:
-        if value is None:
-            return
-        a = self.acc.setdefault((t - t % 60, code), [0.0, 0, value, value, flag or ""])
-        a[0] += value
-        a[1] += 1
-        a[2] = min(a[2], value)
-        a[3] = max(a[3], value)
-        if flag and flag != "N":
-            a[4] = flag
-
-    def into(self, builder: qc.SeriesBuilder) -> None:
-        for (t, code), (total, n, lo, hi, flag) in sorted(self.acc.items()):
-            builder.add(t, code, total / n, lo, hi, None, flag)
+def _rows(readings: Iterable[ReadingRow]) -> list[qc.stream.Row]:
+    return [(r.kind, r.data_time, r.pollutant, r.values, r.flag) for r in readings]
 
 
 @dataclass
 class _PointAcc:
+    """A point's accumulator, plus CSV readings without a kind that wait for the file's cadence."""
+
     point: Point
-    minute: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
-    hour: qc.SeriesBuilder = field(default_factory=qc.SeriesBuilder)
-    rtd: _Rtd = field(default_factory=_Rtd)
+    acc: qc.stream.Accumulator
     unsorted: list[ReadingRow] = field(default_factory=list)
 
-    def add_rows(self, rows: Iterable[ReadingRow], sent: float | None = None) -> None:
-        """The readings of one frame (or one CSV line); readings without a kind wait for the file's cadence."""
-        first = True
-        for r in rows:
-            v = r.values
-            if r.kind == "rtd":
-                self.rtd.add(r.data_time, r.pollutant, v.get("rtd"), r.flag)
-            elif r.kind == "":
-                self.unsorted.append(r)
-            elif (builder := {"minute": self.minute, "hour": self.hour}.get(r.kind)) is not None:
-                builder.add(
-                    r.data_time,
-                    r.pollutant,
-                    v.get("avg"),
-                    v.get("min"),
-                    v.get("max"),
-                    v.get("zs_avg"),
-                    r.flag,
-                    sent,
-                    first_of_frame=first,
-                )
-            first = False
+    @classmethod
+    def of(cls, point: Point) -> _PointAcc:
+        return cls(point, qc.stream.Accumulator(point_info(point)))
+
+    def add_rows(self, rows: Sequence[ReadingRow], sent: float | None = None) -> None:
+        """The readings of one frame (or one CSV line)."""
+        self.unsorted += [r for r in rows if r.kind == ""]
+        self.acc.add_frame(_rows(r for r in rows if r.kind != ""), sent)
 
     def build(self, now: float | None) -> qc.PointData:
         if self.unsorted:
             self._sort_by_cadence()
-        if len(self.minute) == 0 and self.rtd.acc:
-            self.rtd.into(self.minute)
-        return qc.PointData(
-            point_info(self.point),
-            self.minute.build(),
-            self.hour.build(),
-            duplicates=self.minute.duplicates,
-            now=now,
-        )
+        return self.acc.build(now)
 
     def _sort_by_cadence(self) -> None:
         """CSV readings without a kind are minute data when they come more often than hourly, else hourly."""
         times = np.unique(np.array([r.data_time for r in self.unsorted], dtype=np.int64))
         kind = "minute" if times.size > 1 and qc.data.infer_step(times) < 3600 else "hour"
-        self.add_rows(replace(r, kind=kind) for r in self.unsorted)
+        for r in self.unsorted:
+            self.acc.add_frame(_rows([replace(r, kind=kind)]))
         self.unsorted.clear()
 
 
@@ -185,8 +137,8 @@ def read_inputs(
             rows, notes = readings_of(frame, point)
             problems += [f"{p}:{line}: {n}" for n in notes]
             frames += 1
-            a = acc.get(point.mn) or acc.setdefault(point.mn, _PointAcc(point))
-            a.add_rows(rows, _qn_epoch(frame.qn, point.timezone))
+            a = acc.get(point.mn) or acc.setdefault(point.mn, _PointAcc.of(point))
+            a.add_rows(rows, qn_epoch(frame.qn, point.timezone))
         if progress:
             progress(len(data) - done)
     return CheckInput([a.build(now) for _, a in sorted(acc.items())], problems, frames)
@@ -216,7 +168,7 @@ def _read_csv(
         if isinstance(reading, tuple):
             problems.append(f"{p}:{first}: {reading[0]}: {reading[1]}")
             continue
-        a = acc.get(reading.mn) or acc.setdefault(reading.mn, _PointAcc(points[reading.mn]))
+        a = acc.get(reading.mn) or acc.setdefault(reading.mn, _PointAcc.of(points[reading.mn]))
         a.add_rows([reading])
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "amend_reading",
     "csv_reading",
     "parse_iso_time",
+    "qn_epoch",
     "reading_history",
     "readings_of",
     "to_utc_epoch",
@@ -58,6 +59,16 @@ def to_utc_epoch(local: datetime, zone: str) -> int:
     if tz is None:
         tz = _ZONES[zone] = ZoneInfo(zone)
     return int(local.replace(tzinfo=tz).timestamp())
+
+
+def qn_epoch(qn: str | None, zone: str) -> float | None:
+    """When the logger says it sent a frame (its QN, local time to the millisecond) → UTC epoch seconds."""
+    if not qn:
+        return None
+    local = hj212.parse_data_time(qn[:17] if len(qn) >= 17 else qn[:14])
+    if local is None:
+        return None
+    return to_utc_epoch(local.replace(microsecond=0), zone) + local.microsecond / 1e6
 
 
 def parse_iso_time(text: str, zone: str) -> int | None:
@@ -289,6 +300,10 @@ class Ingest:
 
     def point(self, mn: str) -> Point | None:
         return self._points.get(mn)
+
+    def points(self) -> dict[str, Point]:
+        """The registered points by MN (a snapshot of the cache)."""
+        return self._points
 
     @property
     def modbus_mns(self) -> frozenset[str]:

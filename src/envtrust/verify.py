@@ -249,6 +249,23 @@ def _check_state_tables(store: Store, problem: Callable[[str, str], None]) -> No
                 problem(f"{table} row {row['id']}", f"differs from its ledger entry {found[0]}")
         for rid, (idx, _) in sorted(entries.items()):
             problem(f"ledger entry {idx}", f"records {table} row {rid}, which is missing")
+    _check_alarms(store, problem)
+
+
+def _check_alarms(store: Store, problem: Callable[[str, str], None]) -> None:
+    """Every alarm is in the state its newest (ledgered) event left it in."""
+    last = store.last_alarm_events()
+    for a in store.alarms(closed=None):
+        e = last.get(int(a["id"]))
+        if e is None:
+            problem(f"alarm {a['id']}", "has no events")
+            continue
+        closed = a["state"] == "cleared" and bool(a["acked"])
+        wrong = [k for k in ("state", "acked", "assignee", "severity", "escalation") if a[k] != e[k]]
+        if bool(a["closed"]) != closed:
+            wrong.append("closed")
+        if wrong:
+            problem(f"alarm {a['id']}", f"{', '.join(wrong)} differ from its newest ledgered event {e['id']}")
 
 
 def _prepend(row: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

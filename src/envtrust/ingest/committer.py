@@ -19,6 +19,7 @@ from ..store import WriteResult
 
 log = logging.getLogger(__name__)
 
+AfterCommit = Callable[[Sequence[Prepared], Sequence[WriteResult]], None]
 Done = Callable[[Sequence[Prepared], Sequence[WriteResult] | None, BaseException | None], None]
 Call = tuple[Done, Sequence[Prepared], Sequence[WriteResult] | None, BaseException | None]
 
@@ -32,8 +33,16 @@ class CommitStats:
 
 
 class GroupCommitter:
-    def __init__(self, ingest: Ingest, loop: asyncio.AbstractEventLoop, *, max_batch: int = 5000) -> None:
+    def __init__(
+        self,
+        ingest: Ingest,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_batch: int = 5000,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self.ingest = ingest
+        self.after_commit = after_commit  # called on the writer thread after each commit (must not block)
         self.loop = loop
         self.max_batch = max_batch
         self.stats = CommitStats()
@@ -99,6 +108,11 @@ class GroupCommitter:
                 log.error("commit of %d records failed: %s", len(flat), exc)
                 results, error = [], exc
                 self.stats.failures += 1
+            if error is None and self.after_commit is not None:
+                try:
+                    self.after_commit(flat, results)
+                except Exception:  # checking is downstream of durability: it never fails a commit
+                    log.exception("after-commit hook failed")
             self.stats.batches += 1
             self.stats.records += len(flat)
             self.stats.largest_batch = max(self.stats.largest_batch, len(flat))

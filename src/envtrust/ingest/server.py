@@ -14,12 +14,15 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from .. import hj212
 from ..services import Checkpointer, Ingest, Prepared
 from ..store import WriteResult
 from .committer import GroupCommitter
+
+if TYPE_CHECKING:
+    from ..alarms.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +153,10 @@ class Gateway:
         *,
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 5.0,
+        monitor: Monitor | None = None,
     ) -> None:
         self.ingest = ingest
+        self.monitor = monitor
         self.checkpointer = checkpointer
         self.checkpoint_interval = checkpoint_interval
         self._checkpoints: asyncio.Task[None] | None = None
@@ -167,7 +172,12 @@ class Gateway:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.committer = GroupCommitter(self.ingest, loop, max_batch=self.limits.max_batch)
+        after = self.monitor.committed if self.monitor is not None else None
+        if self.monitor is not None:
+            self.monitor.start()
+        self.committer = GroupCommitter(
+            self.ingest, loop, max_batch=self.limits.max_batch, after_commit=after
+        )
         self._server = await loop.create_server(
             lambda: _Conn(self), self.host, self.port, backlog=4096, reuse_address=True
         )
@@ -239,6 +249,8 @@ class Gateway:
         for conn in list(self._conns):
             if conn.transport is not None:
                 conn.transport.close()
+        if self.monitor is not None:
+            await asyncio.to_thread(self.monitor.stop)
         if self._checkpoints is not None:
             self._checkpoints.cancel()
         if self.checkpointer is not None:  # the last checkpoint covers everything acknowledged

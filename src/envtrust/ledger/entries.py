@@ -29,10 +29,12 @@ import rfc8785
 __all__ = [
     "FRAME_FIELDS",
     "STATE_ENTRIES",
+    "alarm_event_entry",
     "amendment_entry",
     "canonical",
     "entry_type",
     "frame_entry",
+    "qc_config_entry",
     "registry_entry",
 ]
 
@@ -102,7 +104,44 @@ def amendment_entry(row: Mapping[str, Any]) -> bytes:
     )
 
 
+def alarm_event_entry(row: Mapping[str, Any]) -> bytes:
+    """The entry of an ``alarm_events`` row: which alarm, what happened, who, when, and the alarm's state after it."""
+    return canonical(
+        {
+            "type": "alarm.event",
+            "id": row["id"],
+            "alarm_id": row["alarm_id"],
+            "action": row["action"],
+            "who": row["who"],
+            "at_us": row["at_us"],
+            "state": row["state"],
+            "acked": bool(row["acked"]),
+            "assignee": row["assignee"],
+            "severity": row["severity"],
+            "escalation": row["escalation"],
+            "detail": json.loads(row["detail"]),
+        }
+    )
+
+
+def qc_config_entry(row: Mapping[str, Any]) -> bytes:
+    """The entry of a ``qc_configs`` row: the check configuration that came into force, who changed it and why."""
+    return canonical(
+        {
+            "type": "qc.config",
+            "id": row["id"],
+            "digest": row["digest"],
+            "config": json.loads(row["config"]),
+            "who": row["who"],
+            "why": row["why"],
+            "at_us": row["at_us"],
+        }
+    )
+
+
 # state tables whose every row is recorded by one entry: table -> (entry type, entry of a row)
 STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "amendments": ("reading.amendment", amendment_entry),
+    "alarm_events": ("alarm.event", alarm_event_entry),
+    "qc_configs": ("qc.config", qc_config_entry),
 }

@@ -6,14 +6,15 @@
 * :mod:`.data` — one point's series on a regular grid with its registry facts (:class:`PointData`);
 * :mod:`.catalogue` — every check with name, version, category, parameters and documentation; strict configuration;
 * :mod:`.validity`, :mod:`.anomaly`, :mod:`.tampering` — the checks of the catalogue;
-* :mod:`.runner` — one runner for batch and streaming.
+* :mod:`.runner` — one runner for batch and streaming;
+* :mod:`.stream` — per-point accumulators and sliding windows for incremental (streaming) evaluation.
 
 Imports the standard library and numpy only.
 """
 
 from __future__ import annotations
 
-from . import anomaly, tampering, validity  # noqa: F401  (registers the checks)
+from . import anomaly, stream, tampering, validity  # noqa: F401  (registers the checks)
 from .catalogue import CATALOGUE, CATEGORIES, CatalogueError, Check, Configured, Finding, Param, configure
 from .data import Channel, PointData, PointInfo, Series, SeriesBuilder
 from .runner import run
@@ -33,4 +34,5 @@ __all__ = [
     "SeriesBuilder",
     "configure",
     "run",
+    "stream",
 ]

@@ -164,6 +164,20 @@ class SeriesBuilder:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def newest(self) -> int | None:
+        return max(self._rows) if self._rows else None
+
+    @property
+    def oldest(self) -> int | None:
+        return min(self._rows) if self._rows else None
+
+    def trim(self, before: int) -> None:
+        """Forget every slot before ``before`` (the sliding window of the streaming evaluator)."""
+        for store in (self._rows, self._sent, self.duplicates):
+            for t in [t for t in store if t < before]:
+                del store[t]
+
     def build(self, step: int | None = None) -> Series | None:
         if not self._rows:
             return None
@@ -221,12 +235,14 @@ class PointData:
         *,
         duplicates: Mapping[int, bool] | None = None,
         now: float | None = None,
+        horizon: float | None = None,
     ) -> None:
         self.info = info
         self.minute = minute
         self.hour = hour
         self.duplicates = dict(duplicates or {})
         self.now = now
+        self.horizon = horizon
         self._cache: dict[tuple[str, str], Any] = {}
 
     def _memo(self, kind: str, code: str, make: Callable[[Series], Any]) -> Any:
@@ -235,6 +251,12 @@ class PointData:
             assert self.minute is not None, "derived values need minute data"
             self._cache[key] = make(self.minute)
         return self._cache[key]
+
+    def complete_until(self) -> int:
+        """Periods ending at or before this time are complete and may be judged: the end of the minute series, or
+        in streaming the ``horizon`` (the time up to which data should have arrived) when that is later."""
+        end = self.minute.end if self.minute is not None else self.hour.end if self.hour is not None else 0
+        return max(end, int(self.horizon)) if self.horizon is not None else end
 
     # -- channels -------------------------------------------------------------------------------------------
     @property

@@ -7,12 +7,24 @@ propagates; data problems are findings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .catalogue import Configured, Finding, configure
+import numpy as np
+
+from .catalogue import Check, Configured, Finding, configure
 from .data import PointData
 
-__all__ = ["run"]
+__all__ = ["call", "run"]
+
+
+def call(check: Check, data: PointData | list[PointData], params: Mapping[str, Any]) -> list[Finding]:
+    """One check over one point (or the fleet).  Windows that are empty, all-NaN or all-flagged are normal input,
+    so numpy's warnings about them (empty slices, NaN means, division by zero) are silenced here, in one place."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return check.fn(data, params)
 
 
 def run(points: Sequence[PointData], configured: Configured | None = None) -> list[Finding]:
@@ -22,9 +34,9 @@ def run(points: Sequence[PointData], configured: Configured | None = None) -> li
     out: list[Finding] = []
     for check, params in configured.checks:
         if check.scope == "fleet":
-            out += check.fn(list(points), params)
+            out += call(check, list(points), params)
         else:
             for pd in points:
-                out += check.fn(pd, params)
+                out += call(check, pd, params)
     out.sort(key=lambda f: (f.mn, f.start, f.check, f.pollutant or ""))
     return out

@@ -1044,6 +1044,8 @@ def _lag_corr(x: Values, y: Values, max_lag: int) -> Values:
     """corr(x[t], y[t + L]) for L in −max_lag..max_lag (NaN-aware, per lag)."""
     out = np.full(2 * max_lag + 1, np.nan)
     for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        if abs(lag) >= min(x.size, y.size):
+            continue  # less data than the lag (a short window)
         if lag >= 0:
             a, b = x[: x.size - lag], y[lag:]
         else:

@@ -95,9 +95,9 @@ def hour_validity(pd: PointData, p: Params) -> list[Finding]:
             continue
         stopped = _stopped_hours(pd, agg)
         bad = (agg.count < need * agg.expected) & ~stopped
-        # the first and last hour of the data may be partial: judge only whole hours
+        # the first and last hour of the data may be partial: judge only whole hours (streaming: hours that are over)
         bad[0] = bad[0] and agg.start[0] >= pd.minute.start
-        bad[-1] = bad[-1] and agg.start[-1] + 3600 <= pd.minute.end
+        bad &= agg.start + 3600 <= pd.complete_until()
         ch = pd.minute.channels[code]
         for i0, i1 in runs(bad):
             lo, hi = int(agg.start[i0]), int(agg.start[i1 - 1]) + 3600
@@ -155,7 +155,7 @@ def day_validity(pd: PointData, p: Params) -> list[Finding]:
         stopped = _stopped_hours(pd, agg)
         days = pd.local_floor(agg.start, 86400)
         for day in np.unique(days).tolist():
-            if day < pd.minute.start or day + 86400 > pd.minute.end:
+            if day < pd.minute.start or day + 86400 > pd.complete_until():
                 continue
             sel = days == day
             operating = int((~stopped[sel]).sum())
@@ -191,11 +191,12 @@ def day_validity(pd: PointData, p: Params) -> list[Finding]:
     params=(Param("min_minutes", 15, "shortest gap reported, minutes", 1),),
 )
 def reception_gap(pd: PointData, p: Params) -> list[Finding]:
-    """Runs of missing minute data (no frame for the slot) of at least ``min_minutes``."""
+    """Runs of missing minute data (no frame for the slot) of at least ``min_minutes``; in streaming also the time
+    since the newest data when the point has fallen silent (offline) for that long."""
     if pd.minute is None:
         return []
     step_min = max(1, pd.minute.step // 60)
-    return minute_findings(
+    out = minute_findings(
         pd,
         ~pd.minute.present,
         check="reception_gap",
@@ -206,6 +207,23 @@ def reception_gap(pd: PointData, p: Params) -> list[Finding]:
         evidence={"rule": f"gap ≥ {p['min_minutes']} min"},
         min_slots=max(1, p["min_minutes"] // step_min),
     )
+    silent = int(pd.horizon) - pd.minute.end if pd.horizon is not None else 0
+    if silent >= p["min_minutes"] * 60:
+        minutes = silent // 60
+        out.append(
+            Finding(
+                pd.mn,
+                None,
+                "reception_gap",
+                "validity",
+                "low",
+                pd.minute.end,
+                pd.minute.end + minutes * 60,
+                f"离线：{minutes} 分钟无数据 | offline: no data for {minutes} min",
+                {"rule": f"gap ≥ {p['min_minutes']} min", "offline": True, "last_data": pd.minute.end},
+            )
+        )
+    return out
 
 
 @register(
@@ -328,7 +346,7 @@ def _hourly_for_limit(pd: PointData, code: str) -> Aggregate | None:
 
 @register(
     "exceedance_hour",
-    version=1,
+    version=2,
     category="exceedance",
     title_zh="小时均值超标",
     title_en="hourly average above the limit",
@@ -344,6 +362,7 @@ def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
         if agg is None or agg.start.size == 0:
             continue
         valid = agg.count >= p["min_valid_minutes"] / 60.0 * agg.expected
+        valid &= agg.start + 3600 <= pd.complete_until()  # an hour is judged once it is over
         with np.errstate(invalid="ignore"):
             over = valid & (agg.conv > limit)
         for i0, i1 in runs(over):
@@ -379,7 +398,7 @@ def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
 
 @register(
     "exceedance_day",
-    version=1,
+    version=2,
     category="exceedance",
     title_zh="日均值超标",
     title_en="daily average above the limit",
@@ -400,6 +419,8 @@ def exceedance_day(pd: PointData, p: Params) -> list[Finding]:
         valid = agg.count >= p["min_valid_minutes"] / 60.0 * agg.expected
         days = pd.local_floor(agg.start, 86400)
         for day in np.unique(days).tolist():
+            if day + 86400 > pd.complete_until():  # a day is judged once it is over
+                continue
             sel = (days == day) & valid & np.isfinite(agg.conv)
             n = int(sel.sum())
             if n < p["min_valid_hours"]:

@@ -25,6 +25,7 @@ from ..ledger.entries import STATE_ENTRIES, entry_type, frame_entry, registry_en
 from ..registry import Point
 from . import ledger
 from . import schema as s
+from .alarms import AlarmTx, alarm_query
 
 __all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
 
@@ -801,6 +802,85 @@ class Store:
         with self._reading() as conn:
             ids = conn.execute(select(s.points.c.id, s.points.c.mn)).all()
             return {mn: point_state(conn, pid) for pid, mn in ids}
+
+    # ----------------------------------------------------------------- alarms
+    @contextlib.contextmanager
+    def alarm_tx(self) -> Iterator[AlarmTx]:
+        """One write transaction of the alarm book; its events become ledger entries when it commits."""
+        with self._writing() as conn:
+            self._lock(conn)
+            tx = AlarmTx(conn)
+            yield tx
+            tx.finish()
+
+    def alarms(self, *, limit: int | None = None, offset: int = 0, **filters: Any) -> list[dict[str, Any]]:
+        """Alarms, newest first; filters as :func:`~envtrust.store.alarms.alarm_query` (default: open ones)."""
+        q = alarm_query(**filters)
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self._reading() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def alarm_count(self, **filters: Any) -> int:
+        q = alarm_query(**filters).order_by(None)
+        with self._reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+
+    def alarm(self, alarm_id: int) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            row = conn.execute(select(s.alarms).where(s.alarms.c.id == alarm_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def alarm_events(self, alarm_id: int) -> list[dict[str, Any]]:
+        e = s.alarm_events
+        with self._reading() as conn:
+            rows = conn.execute(select(e).where(e.c.alarm_id == alarm_id).order_by(e.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def last_alarm_events(self) -> dict[int, dict[str, Any]]:
+        """The newest event of every alarm (for verification: the alarm row is the state after it)."""
+        e = s.alarm_events
+        newest = select(func.max(e.c.id)).group_by(e.c.alarm_id).scalar_subquery()
+        with self._reading() as conn:
+            return {
+                int(r["alarm_id"]): dict(r)
+                for r in conn.execute(select(e).where(e.c.id.in_(newest))).mappings()
+            }
+
+    # ----------------------------------------------------------------- check configuration
+    def qc_config(self) -> dict[str, Any] | None:
+        """The check configuration in force (the newest ledgered one)."""
+        q = select(s.qc_configs).order_by(s.qc_configs.c.id.desc()).limit(1)
+        with self._reading() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row is not None else None
+
+    # ----------------------------------------------------------------- readings for the checks
+    def iter_check_rows(
+        self, *, start: int | None = None, end: int | None = None, mns: Sequence[str] | None = None
+    ) -> Iterator[tuple[int, str, str, int, str, dict[str, float | None], str | None, str | None]]:
+        """Stored minute, hour and real-time readings in the order of their frames, with the frame's QN:
+        ``(frame id, mn, kind, data time, pollutant, values, flag, qn)`` — what the checks need."""
+        r, f = s.readings, s.frames
+        cols = [r.c.frame_id, r.c.mn, r.c.kind, r.c.data_time, r.c.pollutant, r.c.avg, r.c.min, r.c.max]
+        cols += [r.c.zs_avg, r.c.rtd, r.c.flag, f.c.qn]
+        q = (
+            select(*cols)
+            .join(f, f.c.id == r.c.frame_id)
+            .where(r.c.kind.in_(("minute", "hour", "rtd")))
+            .order_by(r.c.frame_id, r.c.pollutant)
+        )
+        if start is not None:
+            q = q.where(r.c.data_time >= start)
+        if end is not None:
+            q = q.where(r.c.data_time < end)
+        if mns is not None:
+            q = q.where(r.c.mn.in_(list(mns)))
+        with self._reading() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=20000).execute(q):
+                fid, mn, kind, t, code, avg, vmin, vmax, zs, rtd, flag, qn = row
+                values = {"avg": avg, "min": vmin, "max": vmax, "zs_avg": zs, "rtd": rtd}
+                yield int(fid), mn, kind, int(t), code, values, flag, qn
 
     def reading_count(self) -> int:
         with self._reading() as conn:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -170,6 +171,73 @@ amendments = Table(
     Column("why", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Index("ix_amendments_reading", "mn", "kind", "pollutant", "data_time"),
+)
+
+# alarms: the current state of each alarm (a projection of its events); one open alarm per (point, pollutant, check)
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", Text, nullable=False),
+    Column("pollutant", Text, nullable=False),  # "" when the finding concerns the whole point
+    Column("check_name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("state", Text, nullable=False),  # active | cleared
+    Column("acked", Boolean, nullable=False),
+    Column("closed", Boolean, nullable=False),  # cleared and acknowledged: history
+    Column("assignee", Text),
+    Column("start_time", BigInteger, nullable=False),  # data time, UTC epoch seconds
+    Column("end_time", BigInteger, nullable=False),  # exclusive
+    Column("message", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON: the newest finding's evidence
+    Column("findings", Integer, nullable=False),  # findings folded into this alarm
+    Column("escalation", Integer, nullable=False),
+    Column("opened_us", BigInteger, nullable=False),
+    Column(
+        "raised_us", BigInteger, nullable=False
+    ),  # when it last became active and unacknowledged (escalation)
+    Column("updated_us", BigInteger, nullable=False),
+    Index(
+        "ux_alarms_open_key",
+        "mn",
+        "pollutant",
+        "check_name",
+        unique=True,
+        sqlite_where=text("NOT closed"),
+        postgresql_where=text("NOT closed"),
+    ),
+    Index("ix_alarms_closed_mn", "closed", "mn"),
+)
+
+# every change of an alarm, with the state after it; each row is one ledger entry (alarm.event)
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alarm_id", Integer, ForeignKey("alarms.id"), nullable=False),
+    Column("action", Text, nullable=False),  # open update reactivate clear ack assign comment escalate notify
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("acked", Boolean, nullable=False),
+    Column("assignee", Text),
+    Column("severity", Text, nullable=False),
+    Column("escalation", Integer, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: the finding, the comment, the reason or the delivery
+    Index("ix_alarm_events_alarm", "alarm_id"),
+)
+
+# the check configuration in force (digest of the catalogue versions and parameters), ledgered when it changes
+qc_configs = Table(
+    "qc_configs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("config", Text, nullable=False),  # JSON: check -> {version, category, parameters}
+    Column("who", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
 )
 
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")

@@ -1,0 +1,1 @@
+"""Alarms raised from check findings, and the channels that notify people about them."""
