@@ -310,6 +310,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "keys",
             "witness",
             "verify-bundle",
+            "alarms",
         )
 
 

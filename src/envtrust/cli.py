@@ -866,6 +866,18 @@ def serve(
             "in the key directory (repeat for several witnesses).",
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Site configuration (TOML): [checks.<check>] parameters, [alarms], [notify] channels, [monitor]."
+        ),
+    ] = None,
+    no_checks: Annotated[
+        bool, typer.Option("--no-checks", help="Store and acknowledge only: no streaming checks, no alarms.")
+    ] = False,
+    public_url: Annotated[
+        str | None, typer.Option(help="Public base address of this server, for links in notifications.")
+    ] = None,
 ) -> None:
     """Run the HJ 212 gateway and the HTTP API: receive, store durably, then acknowledge.  Stops cleanly on
     SIGINT/SIGTERM.
@@ -873,6 +885,9 @@ def serve(
     The ledger is checkpointed (signed with the key named after the origin, created on first use) every few
     seconds while entries arrive, and once more on shutdown.  The HTTP API (/api/v1, port 8212) serves the
     signed checkpoints, proofs and entries, and takes witness cosignatures (envtrust witness).
+
+    Every committed frame is checked on arrival by the check catalogue (per-point windows of recent days); findings
+    become alarms (envtrust alarms), notified by webhook and e-mail as configured in --config.
     """
     from .ingest.server import Gateway, GatewayLimits
     from .registry import load_registry
@@ -881,12 +896,18 @@ def serve(
     from .witness import load_witness_key
 
     cfg = settings.load()
+    watch: Any = None
     try:
+        site = settings.load_file(config) if config is not None else {}
         ingest = Ingest(open_store(_db(db)), max_segment=max_segment)
         signer = log_signer(origin or cfg.origin, keys, create=True)
         witnesses = [load_witness_key(w, keys) for w in witness_key or []]
         if registry is not None:
             ingest.load_registry(load_registry(registry))
+        if not no_checks:
+            from .alarms.setup import monitoring
+
+            watch = monitoring(ingest.store, ingest.points, site, link_base=public_url)
     except EnvtrustError as exc:
         raise _fail(exc) from None
     checkpointer = Checkpointer(ingest.store, signer, origin or cfg.origin)
@@ -901,6 +922,7 @@ def serve(
             GatewayLimits(idle_timeout=idle_timeout, max_connections=max_connections),
             checkpointer=checkpointer,
             checkpoint_interval=checkpoint_interval,
+            monitor=watch.monitor if watch is not None else None,
         )
         await gw.start()
         http: HttpServer | None = None
@@ -917,7 +939,9 @@ def serve(
             f"envtrust gateway listening on {gw.address} (HJ 212)"
             + (f", HTTP API on {http.url}/api/v1" if http is not None else "")
             + f", database {_db(db)}, {len(ingest.store.points())} registered points, "
-            f"{len(witnesses)} witness keys. Ctrl-C stops.",
+            f"{len(witnesses)} witness keys, "
+            + (f"{len(watch.configured.checks)} checks on arrival" if watch is not None else "no checks")
+            + ". Ctrl-C stops.",
             soft_wrap=True,
         )
         try:
@@ -932,6 +956,8 @@ def serve(
     except OSError as exc:
         raise _fail(EnvtrustError(f"cannot listen: {exc.strerror or exc}")) from None
     finally:
+        if watch is not None and watch.notifier is not None:
+            watch.notifier.close(timeout=10)
         ingest.store.close()
 
 
@@ -1231,6 +1257,18 @@ def demo(
         _run(run_demo(db=db, port=port, speed=speed, seed=seed, duration=duration, console=out))
     except EnvtrustError as exc:
         raise _fail(exc) from None
+
+
+from .cli_alarms import alarms_app, recheck  # noqa: E402  (they use the helpers above)
+
+app.add_typer(alarms_app, name="alarms")
+app.command()(recheck)
+
+
+from .cli_alarms import alarms_app, recheck  # noqa: E402  (they use the helpers above)
+
+app.add_typer(alarms_app, name="alarms")
+app.command()(recheck)
 
 
 def main() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import tempfile
 import time
 from collections import deque
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -15,15 +18,29 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from . import settings
+from . import hj212, settings
+from .alarms.setup import monitoring
 from .api import create_app, serve_http
 from .ingest.server import Gateway
 from .keys import ledger_signer
-from .registry import load_registry
+from .registry import Point, load_registry
 from .services import Checkpointer, Ingest
 from .sim import demo_registry_path
 from .sim.fleet import run_fleet
+from .sim.offline import generate_log, plan_fleet
+from .sim.tamper import TamperSpec
 from .store import open_store
+
+BACKFILL_HOURS = 6
+# tampering injected into the back-filled history: (scenario, pollutant, point index in the demo registry, start
+# hour into the history, hours) — so that the alarm inbox has something to show from the first minute
+DEMO_TAMPERING: tuple[tuple[str, str | None, int, float, float], ...] = (
+    ("o2_ambient", None, 2, 3.0, 2.0),
+    ("spike", "a21002", 4, 4.0, 0.5),
+    ("clip", None, 5, 1.0, 4.0),
+    ("false_stop", None, 7, 2.0, 3.0),
+    ("digits", None, 14, 0.0, 6.0),
+)
 
 LABELS = {
     "a21026": "SO₂",
@@ -36,6 +53,27 @@ LABELS = {
     "w01001": "pH",
 }
 SHOWN = {"gas": ("a21026", "a21002", "a34013", "a19001"), "water": ("w01018", "w21003", "w21011", "w01001")}
+
+
+def _alarm_panel(ingest: Ingest) -> Panel:
+    store = ingest.store
+    rows = store.alarms(limit=8)
+    total = store.alarm_count()
+    names = {mn: p.name for mn, p in ingest.points().items()}
+    table = Table(expand=True, show_header=False, box=None)
+    for col in ("no", "point", "check", "message"):
+        table.add_column(col, overflow="fold")
+    style = {"tampering": "bold red", "exceedance": "red", "anomaly": "yellow"}
+    for a in rows:
+        st = style.get(a["category"], "")
+        table.add_row(
+            str(a["id"]),
+            names.get(a["mn"], a["mn"]),
+            f"[{st}]{a['check_name']}[/]" if st else a["check_name"],
+            a["message"],
+        )
+    title = f"报警 alarms: {total} open (envtrust alarms list --db …)"
+    return Panel(table if rows else "—", title=title)
 
 
 def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: float) -> Group:
@@ -77,7 +115,53 @@ def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: flo
             vals.append(text)
         table.add_row(r["enterprise"], r["name"], str(r["frames"]), age, "  ".join(vals))
     ev = "\n".join(events) or "—"
-    return Group(Panel(head, title="what is running"), table, Panel(ev, title="fleet events", height=8))
+    return Group(
+        Panel(head, title="what is running"),
+        table,
+        _alarm_panel(ingest),
+        Panel(ev, title="fleet events", height=8),
+    )
+
+
+async def backfill(points: Sequence[Point], port: int, *, seed: int, hours: float, console: Console) -> int:
+    """Send the last ``hours`` of history with tampering injected, as data loggers back-fill after an outage: the
+    checks see it on arrival and the alarm inbox fills.  Returns the number of frames sent."""
+    local_now = datetime.now(points[0].zone).replace(tzinfo=None) if points else datetime.now()
+    start = (local_now - timedelta(hours=hours)).replace(
+        second=0, microsecond=0
+    )  # naive: the points' local time
+    specs = [
+        TamperSpec(scenario, points[i].mn, code, start + timedelta(hours=at), length)
+        for scenario, code, i, at, length in DEMO_TAMPERING
+        if i < len(points)
+    ]
+    plan = plan_fleet(points, seed=seed, start=start, seconds=hours * 3600, specs=specs)
+    with tempfile.TemporaryDirectory(prefix="envtrust-demo-") as tmp:
+        log = Path(tmp) / "backfill.log"
+        result = await asyncio.to_thread(generate_log, plan, log, jobs=1)
+        data = log.read_bytes()
+    frames = [line + b"\n" for line in data.splitlines() if line.strip()]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    decoder = hj212.Decoder()
+    replies = 0
+    for i in range(0, len(frames), 500):
+        chunk = frames[i : i + 500]
+        writer.write(b"".join(chunk))
+        await writer.drain()
+        want = replies + len(chunk)
+        async with asyncio.timeout(60):
+            while replies < want:
+                got = await reader.read(65536)
+                if not got:
+                    raise ConnectionError("the gateway closed the back-fill connection")
+                replies += sum(isinstance(e, hj212.Frame) for e in decoder.feed(got))
+    writer.close()
+    await writer.wait_closed()
+    console.print(
+        f"back-filled {result.total} frames of the last {hours:g} h, with {len(plan.injections)} tampering "
+        "injections: watch the alarms panel"
+    )
+    return result.total
 
 
 async def run_demo(
@@ -89,6 +173,7 @@ async def run_demo(
     duration: float | None,
     console: Console,
     http_port: int = 8212,
+    backfill_hours: float = BACKFILL_HOURS,
 ) -> None:
     store = open_store(db)
     ingest = Ingest(store)
@@ -101,12 +186,13 @@ async def run_demo(
     checkpointer = Checkpointer(store, signer, origin)
     points = load_registry(demo_registry_path())
     ingest.load_registry(points)
-    gw = Gateway(ingest, "127.0.0.1", port, checkpointer=checkpointer)
+    watch = monitoring(store, ingest.points, who="envtrust demo")
+    gw = Gateway(ingest, "127.0.0.1", port, checkpointer=checkpointer, monitor=watch.monitor)
     try:
         await gw.start()
     except OSError:
         console.print(f"[yellow]port {port} is busy; using a free port instead[/]")
-        gw = Gateway(ingest, "127.0.0.1", 0, checkpointer=checkpointer)
+        gw = Gateway(ingest, "127.0.0.1", 0, checkpointer=checkpointer, monitor=watch.monitor)
         await gw.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,6 +213,8 @@ async def run_demo(
         f"Ledger API: {http.url}/api/v1/ledger/checkpoint (signed checkpoints every 5 s; key {origin}).\n"
         "Data loggers send real-time data every 30 s and minute data every minute; Ctrl-C stops everything."
     )
+    if backfill_hours > 0:
+        await backfill(points, gw.port, seed=seed, hours=backfill_hours, console=console)
     fleet = asyncio.create_task(
         run_fleet(
             points,

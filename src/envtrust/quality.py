@@ -1,16 +1,18 @@
 """Quality-control use cases: turn frames logs, CSV files or stored readings into :class:`~envtrust.qc.PointData`
 and run the check catalogue over them (``envtrust check``).
 
-This is part of the services layer: it combines the codec, the registry and the pure checks; it touches no
-database.
+This is part of the services layer: it combines the codec, the registry, the store and the pure checks.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
+import time
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -18,16 +20,25 @@ from typing import Any
 
 import numpy as np
 
-from . import hj212, qc
+from . import hj212, qc, settings
 from .errors import ImportFormatError, RegistryError
 from .hj212.codes import DATA_COMMANDS
 from .ingest.importer import is_csv
 from .ingest.lines import events_with_lines
 from .registry import Point
 from .services import csv_reading, qn_epoch, readings_of
-from .store import ReadingRow
+from .store import ReadingRow, Store
 
-__all__ = ["CheckInput", "load_qc_config", "point_info", "read_inputs", "run_checks"]
+__all__ = [
+    "CheckInput",
+    "load_qc_config",
+    "point_info",
+    "read_inputs",
+    "record_config",
+    "run_checks",
+    "stored_frames",
+    "stored_inputs",
+]
 
 
 def point_info(point: Point) -> qc.PointInfo:
@@ -173,8 +184,10 @@ def _read_csv(
 
 
 def load_qc_config(path: str | Path | None, *, only: Iterable[str] | None = None) -> qc.Configured:
-    """The catalogue configured from a TOML file of ``[check] param = value`` tables (None: defaults), limited to the
-    checks named in ``only`` when given."""
+    """The catalogue configured from a TOML file (None: defaults), limited to the checks named in ``only``.
+
+    The file is either a site configuration (``envtrust.toml``: check parameters under ``[checks.<check>]``, other
+    sections for alarms and notification) or a plain file of ``[<check>] param = value`` tables."""
     doc: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -184,10 +197,65 @@ def load_qc_config(path: str | Path | None, *, only: Iterable[str] | None = None
             raise RegistryError(f"{p}: cannot read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise qc.CatalogueError(f"{p}: not valid TOML: {exc}") from None
+        if set(doc) & set(settings.CONFIG_SECTIONS):
+            doc = settings.load_file(p).get("checks", {})
     try:
         return qc.configure(doc, only=only)
     except qc.CatalogueError as exc:
         raise qc.CatalogueError(f"{path}: {exc}" if path is not None else str(exc)) from None
+
+
+def record_config(store: Store, configured: qc.Configured, *, who: str, why: str) -> int | None:
+    """Ledger the check configuration when it differs from the one in force; returns the entry's index, or None
+    when nothing changed.  Findings are only comparable under the same configuration, so every change is kept."""
+    current = store.qc_config()
+    digest = configured.digest()
+    if current is not None and current["digest"] == digest:
+        return None
+    _, idx = store.append_state(
+        "qc_configs",
+        {
+            "digest": digest,
+            "config": json.dumps(configured.describe(), sort_keys=True),
+            "who": who,
+            "why": why,
+            "at_us": time.time_ns() // 1000,
+        },
+    )
+    return idx
+
+
+def stored_frames(
+    store: Store, *, start: int | None = None, end: int | None = None, mns: Sequence[str] | None = None
+) -> Iterator[tuple[int, str, list[qc.stream.Row], str | None]]:
+    """Stored readings grouped by the frame that carried them: ``(frame id, mn, rows, qn)``, in frame order."""
+    rows = store.iter_check_rows(start=start, end=end, mns=mns)
+    for frame_id, group in itertools.groupby(rows, key=lambda r: r[0]):
+        items = list(group)
+        yield frame_id, items[0][1], [(k, t, c, v, f) for _, _, k, t, c, v, f, _ in items], items[0][7]
+
+
+def stored_inputs(
+    store: Store,
+    registry: Sequence[Point],
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    mns: Sequence[str] | None = None,
+    now: float | None = None,
+) -> CheckInput:
+    """Stored minute, hourly and real-time readings as per-point series (``envtrust recheck``)."""
+    points = {p.mn: p for p in registry}
+    acc: dict[str, qc.stream.Accumulator] = {}
+    frames = 0
+    for _, mn, rows, qn in stored_frames(store, start=start, end=end, mns=mns):
+        point = points.get(mn)
+        if point is None:
+            continue
+        a = acc.get(mn) or acc.setdefault(mn, qc.stream.Accumulator(point_info(point)))
+        a.add_frame(rows, qn_epoch(qn, point.timezone))
+        frames += 1
+    return CheckInput([a.build(now) for _, a in sorted(acc.items())], [], frames)
 
 
 def run_checks(inputs: CheckInput, configured: qc.Configured | None = None) -> list[qc.Finding]:

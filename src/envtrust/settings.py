@@ -29,3 +29,30 @@ def load() -> Settings:
         http_port=int(env.get("ENVTRUST_HTTP_PORT", DEFAULT_HTTP_PORT)),
         origin=env.get("ENVTRUST_ORIGIN", DEFAULT_ORIGIN),
     )
+
+
+# the sections of the site configuration file (envtrust.toml), each validated strictly by its consumer
+CONFIG_SECTIONS = ("checks", "alarms", "notify", "monitor")
+
+
+def load_file(path: str | os.PathLike[str]) -> dict[str, dict[str, object]]:
+    """The site configuration file: TOML with the tables ``[checks.<check>]`` (check parameters), ``[alarms]``
+    (lifecycle and escalation), ``[notify]`` (webhook and e-mail channels) and ``[monitor]`` (streaming windows).
+    An unknown section is an error; each section's keys are checked by the part that uses it."""
+    import tomllib
+
+    from .errors import ConfigError
+
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for key, value in doc.items():
+        if key not in CONFIG_SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{key}]; known: {', '.join(CONFIG_SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{key}] must be a table")
+    return doc

@@ -121,18 +121,20 @@ def test_a_silent_point_raises_an_offline_alarm(tmp_path: Path, registry_file: P
     with open_store(f"sqlite:///{tmp_path / 'envtrust.db'}") as store:
         ingest = Ingest(store)
         ingest.load_registry(list(points.values()))
-        clock = [time.time()]
+        start = hours_ago(2)
+        clock = [start.timestamp() + 3600 + 30]  # the last minute has just arrived
         monitor = Monitor(
             store, AlarmBook(store), qc.configure(), ingest.points, sweep_s=0.05, clock=lambda: clock[0]
         )
         decoder = ingest.decoder()
-        start = hours_ago(2)
         batch = [ingest.prepare(e, peer="test") for f in frames(start, 1, 12.0) for e in decoder.feed(f)]
         results = ingest.record(batch)
         monitor.start()
         try:
             monitor.committed(batch, results)
             assert monitor.wait_idle(10)
+            time.sleep(0.2)  # sweeps while the point is live: not offline
+            assert store.alarms(check="reception_gap") == []
             clock[0] = start.timestamp() + 3600 + 25 * 60  # 25 minutes after the last minute
             deadline = time.monotonic() + 10
             while not store.alarms(check="reception_gap") and time.monotonic() < deadline:

@@ -139,7 +139,7 @@ class AlarmBook:
         self.store = store
         self.policy = policy or AlarmPolicy()
         self._points = points or (lambda mn: None)
-        self._notify = notify
+        self.notify = notify
         self._link = link or (lambda alarm_id: None)
 
     # ------------------------------------------------------------------ findings → alarms
@@ -333,7 +333,7 @@ class AlarmBook:
         return out
 
     def _send(self, events: Sequence[dict[str, Any]]) -> None:
-        if self._notify is None:
+        if self.notify is None:
             return
         floor = _RANK.get(self.policy.notify_severity, 0)
         for e in events:
@@ -342,7 +342,7 @@ class AlarmBook:
                 continue
             point = self._points(a["mn"])
             off = _utc_offset(point)
-            self._notify(
+            self.notify(
                 Notice(
                     alarm_id=a["id"],
                     event=e["action"],

@@ -14,7 +14,6 @@ with).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import threading
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 
 from .. import qc
 from ..qc.stream import Evaluation, Row, StreamEvaluator
-from ..quality import point_info
+from ..quality import point_info, stored_frames
 from ..registry import Point
 from ..services import Prepared, qn_epoch
 from ..store import Store, WriteResult
@@ -181,30 +180,23 @@ class Monitor:
                 if mn not in self._loaded_upto:
                     self._warm(mn)
                 self.stats.frames += 1
-                if frame_id <= self._loaded_upto[mn]:
-                    continue  # already read from the store while warming
+                if frame_id <= self._loaded_upto[mn]:  # already read from the store while warming
+                    self.evaluator.feed(mn, [], received=self.clock())
+                    continue
                 point = self.points().get(mn)
                 sent = qn_epoch(p.row.qn, point.timezone) if point is not None else None
                 rows: list[Row] = [(r.kind, r.data_time, r.pollutant, r.values, r.flag) for r in p.readings]
-                self.evaluator.feed(mn, rows, sent)
+                self.evaluator.feed(mn, rows, sent, received=self.clock())
 
     def _warm(self, mn: str) -> None:
         """Fill a point's window from the store (frames stored before this process started, or before now)."""
         point = self.points().get(mn)
         upto = 0
         if point is not None:
-            acc = self.evaluator.points[mn]
-            now = int(self.clock())
-            since = self.evaluator._window_start(acc.info, now)
-            rows = self.store.iter_check_rows(start=since, mns=[mn])
-            for frame_id, group in itertools.groupby(rows, key=lambda r: r[0]):
-                items = list(group)
+            since = self.evaluator.window_start(self.evaluator.points[mn].info, int(self.clock()))
+            for frame_id, _, rows, qn in stored_frames(self.store, start=since, mns=[mn]):
                 upto = max(upto, frame_id)
-                self.evaluator.feed(
-                    mn,
-                    [(k, t, code, v, flag) for _, _, k, t, code, v, flag, _ in items],
-                    qn_epoch(items[0][7], point.timezone),
-                )
+                self.evaluator.feed(mn, rows, qn_epoch(qn, point.timezone))
         self._loaded_upto[mn] = upto
         self.stats.warmed += 1
 

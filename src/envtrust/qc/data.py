@@ -253,10 +253,11 @@ class PointData:
         return self._cache[key]
 
     def complete_until(self) -> int:
-        """Periods ending at or before this time are complete and may be judged: the end of the minute series, or
-        in streaming the ``horizon`` (the time up to which data should have arrived) when that is later."""
-        end = self.minute.end if self.minute is not None else self.hour.end if self.hour is not None else 0
-        return max(end, int(self.horizon)) if self.horizon is not None else end
+        """Periods ending at or before this time are complete and may be judged: the end of the data received.
+        (Not the ``horizon``: during a back-fill, older periods are still arriving; a point that fell silent
+        mid-period is reported as offline, and the period is judged once data after it arrive.)"""
+        series = self.minute if self.minute is not None else self.hour
+        return series.end if series is not None else 0
 
     # -- channels -------------------------------------------------------------------------------------------
     @property

@@ -136,6 +136,7 @@ class StreamEvaluator:
         self.points: dict[str, Accumulator] = {}
         self.dirty: set[str] = set()
         self.evaluated_at: dict[str, float] = {}
+        self.received: dict[str, float] = {}
 
     def set_point(self, info: PointInfo) -> None:
         """Add a point or update its registry facts (limits, reference O2 …)."""
@@ -146,24 +147,30 @@ class StreamEvaluator:
             acc.info = info
             self.dirty.add(info.mn)
 
-    def feed(self, mn: str, rows: Sequence[Row], sent: float | None = None) -> bool:
-        """The readings of one stored frame; False when the point is unknown (nothing is kept)."""
+    def feed(
+        self, mn: str, rows: Sequence[Row], sent: float | None = None, received: float | None = None
+    ) -> bool:
+        """The readings of one stored frame (``received``: when it arrived, for telling a silent point from one
+        that is back-filling); False when the point is unknown (nothing is kept)."""
         acc = self.points.get(mn)
         if acc is None:
             return False
+        if received is not None:
+            self.received[mn] = max(received, self.received.get(mn, received))
         if not rows:
             return True
         acc.add_frame(rows, sent)
         newest = acc.newest
         if newest is not None:
-            keep = self._window_start(acc.info, newest)
+            keep = self.window_start(acc.info, newest)
             oldest = min((b.oldest for b in (acc.minute, acc.hour) if b.oldest is not None), default=keep)
             if oldest < keep:
                 acc.trim(keep)
         self.dirty.add(mn)
         return True
 
-    def _window_start(self, info: PointInfo, newest: int) -> int:
+    def window_start(self, info: PointInfo, newest: int) -> int:
+        """The start of the window that ends with the data time ``newest``: a local midnight."""
         off = info.utc_offset
         today = ((newest + off) // 86400) * 86400 - off
         return today - (self.window_days - 1) * 86400
@@ -172,7 +179,12 @@ class StreamEvaluator:
         return Configured(tuple((c, p) for c, p in self.configured.checks if c.scope == scope))
 
     def point_data(self, mn: str, now: float) -> PointData:
-        return self.points[mn].build(now=now, horizon=now - self.lag_s)
+        """A point's window as check input.  A point from which frames arrived within ``lag_s`` is not silent,
+        however old its data times (a back-fill); otherwise data should have arrived up to ``now - lag_s`` (the
+        horizon), and the time since its newest data is a gap (offline)."""
+        received = self.received.get(mn)
+        live = received is not None and now - received < self.lag_s
+        return self.points[mn].build(now=now, horizon=None if live else now - self.lag_s)
 
     def evaluate(self, now: float, mns: Iterable[str] | None = None) -> list[Evaluation]:
         """Run the point-scope checks over the windows of ``mns`` (default: the points that changed)."""
@@ -219,7 +231,7 @@ class StreamEvaluator:
                 by_point.setdefault(f.mn, []).append(f)
         names = tuple(c.name for c, _ in checks.checks)
         return [
-            Evaluation(mn, fs, names, datas[mn].complete_until())
+            Evaluation(mn, fs, names, _data_end(datas[mn]))
             for mn, fs in by_point.items()
             if mn in datas
         ]
