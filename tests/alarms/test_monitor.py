@@ -9,9 +9,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from envtrust import hj212, qc
 from envtrust.alarms.book import AlarmBook
 from envtrust.alarms.monitor import Monitor
+from envtrust.alarms.process import MonitorProcess
 from envtrust.ingest.server import Gateway
 from envtrust.registry import load_registry
 from envtrust.services import Ingest
@@ -67,19 +70,24 @@ async def send(port: int, data: list[bytes]) -> None:
     await writer.wait_closed()
 
 
+@pytest.mark.parametrize("mode", ["thread", "process"])
 def test_frames_sent_to_the_gateway_become_alarms_and_a_restart_keeps_them(
-    tmp_path: Path, registry_file: Path
+    tmp_path: Path, registry_file: Path, mode: str
 ) -> None:
     url = f"sqlite:///{tmp_path / 'envtrust.db'}"
     points = {p.mn: p for p in load_registry(registry_file)}
     start = hours_ago(4)
     exceeding = start + timedelta(hours=2)
 
-    async def run(batch: list[bytes]) -> Monitor:
+    async def run(batch: list[bytes]) -> Monitor | MonitorProcess:
         with open_store(url) as store:
             ingest = Ingest(store)
             ingest.load_registry(list(points.values()))
-            monitor = Monitor(store, AlarmBook(store, points=points.get), qc.configure(), ingest.points)
+            monitor: Monitor | MonitorProcess
+            if mode == "thread":
+                monitor = Monitor(store, AlarmBook(store, points=points.get), qc.configure(), ingest.points)
+            else:
+                monitor = MonitorProcess(url)
             gw = Gateway(ingest, "127.0.0.1", 0, monitor=monitor)
             await gw.start()
             try:

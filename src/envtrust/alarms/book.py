@@ -28,6 +28,7 @@ from ..qc.catalogue import SEVERITIES, iso
 from ..qc.stream import Evaluation
 from ..registry import Point
 from ..store import Store
+from ..store.alarms import AlarmTx
 from .notify import Delivery, Notice
 
 __all__ = ["AlarmBook", "AlarmPolicy", "Applied", "alarm_json"]
@@ -147,65 +148,73 @@ class AlarmBook:
         """Fold the findings of evaluations into the alarms (one transaction) and clear alarms whose condition has
         gone; returns what changed."""
         now = now_us if now_us is not None else _now_us()
+        if not evaluations:
+            return Applied()
+        # most evaluations change nothing (the same findings seen again): find out without taking the write lock
+        with self.store.alarm_tx(dry=True) as dry:
+            self._fold(dry, evaluations, now, Applied())
+            if not dry.changed:
+                return Applied()
         out = Applied()
-        mns = sorted({e.mn for e in evaluations})
-        if not mns:
-            return out
         with self.store.alarm_tx() as tx:
-            wanted = set(mns)
-            open_by_key = {
-                (a["mn"], a["pollutant"], a["check_name"]): a for a in tx.open_alarms() if a["mn"] in wanted
-            }
-            handled = tx.handled_until(mns)
-            for ev in evaluations:
-                off = _utc_offset(self._points(ev.mn))
-                for f in sorted(ev.findings, key=lambda f: (f.end, f.start)):
-                    key = (f.mn, f.pollutant or "", f.check)
-                    a = open_by_key.get(key)
-                    detail = {"finding": f.to_json(off)}
-                    if a is None:
-                        if f.end <= handled.get(key, -1):
-                            continue
-                        a = tx.insert(self._new(f, now))
-                        tx.event(a, "open", SYSTEM, now, detail)
-                        out.opened += 1
-                    elif f.end > a["end_time"]:
-                        changes = self._extend(a, f, now)
-                        action = "update"
-                        if a["state"] == "cleared":
-                            changes.update(state="active", acked=False, raised_us=now, escalation=0)
-                            action = "reactivate"
-                        a = tx.update(a, changes)
-                        tx.event(a, action, SYSTEM, now, detail)
-                        out.reactivated += action == "reactivate"
-                        out.updated += action == "update"
-                    else:
-                        continue
-                    open_by_key[key] = a
-                # the condition has gone: data went on for clear_after_s without a finding of the check
-                for key, a in list(open_by_key.items()):
-                    if a["mn"] != ev.mn or a["state"] != "active" or a["check_name"] not in ev.checks:
-                        continue
-                    if ev.until - a["end_time"] >= self.policy.clear_after_s:
-                        a = tx.update(a, {"state": "cleared", "closed": bool(a["acked"]), "updated_us": now})
-                        minutes = (ev.until - a["end_time"]) // 60
-                        tx.event(
-                            a,
-                            "clear",
-                            SYSTEM,
-                            now,
-                            {
-                                "reason": f"{minutes} 分钟数据未再出现 | condition absent for {minutes} min of data"
-                            },
-                        )
-                        out.cleared += 1
-                        if a["closed"]:
-                            del open_by_key[key]
-                        else:
-                            open_by_key[key] = a
+            self._fold(tx, evaluations, now, out)
             out.events = tx.events
         self._send(out.events)
         return out
+
+    def _fold(self, tx: AlarmTx, evaluations: Sequence[Evaluation], now: int, out: Applied) -> None:
+        mns = sorted({e.mn for e in evaluations})
+        wanted = set(mns)
+        open_by_key = {
+            (a["mn"], a["pollutant"], a["check_name"]): a for a in tx.open_alarms() if a["mn"] in wanted
+        }
+        handled = tx.handled_until(mns)
+        for ev in evaluations:
+            off = _utc_offset(self._points(ev.mn))
+            for f in sorted(ev.findings, key=lambda f: (f.end, f.start)):
+                key = (f.mn, f.pollutant or "", f.check)
+                a = open_by_key.get(key)
+                detail = {"finding": f.to_json(off)}
+                if a is None:
+                    if f.end <= handled.get(key, -1):
+                        continue
+                    a = tx.insert(self._new(f, now))
+                    tx.event(a, "open", SYSTEM, now, detail)
+                    out.opened += 1
+                elif f.end > a["end_time"]:
+                    changes = self._extend(a, f, now)
+                    action = "update"
+                    if a["state"] == "cleared":
+                        changes.update(state="active", acked=False, raised_us=now, escalation=0)
+                        action = "reactivate"
+                    a = tx.update(a, changes)
+                    tx.event(a, action, SYSTEM, now, detail)
+                    out.reactivated += action == "reactivate"
+                    out.updated += action == "update"
+                else:
+                    continue
+                open_by_key[key] = a
+            # the condition has gone: data went on for clear_after_s without a finding of the check
+            for key, a in list(open_by_key.items()):
+                if a["mn"] != ev.mn or a["state"] != "active" or a["check_name"] not in ev.checks:
+                    continue
+                if ev.until - a["end_time"] >= self.policy.clear_after_s:
+                    a = tx.update(a, {"state": "cleared", "closed": bool(a["acked"]), "updated_us": now})
+                    minutes = (ev.until - a["end_time"]) // 60
+                    tx.event(
+                        a,
+                        "clear",
+                        SYSTEM,
+                        now,
+                        {
+                            "reason": f"{minutes} 分钟数据未再出现 | condition absent for {minutes} min of data"
+                        },
+                    )
+                    out.cleared += 1
+                    if a["closed"]:
+                        del open_by_key[key]
+                    else:
+                        open_by_key[key] = a
 
     def _new(self, f: Finding, now: int) -> dict[str, Any]:
         return {

@@ -14,12 +14,14 @@ with).
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import qc
 from ..qc.stream import Evaluation, Row, StreamEvaluator
@@ -29,7 +31,25 @@ from ..services import Prepared, qn_epoch
 from ..store import Store, WriteResult
 from .book import AlarmBook, Applied
 
-__all__ = ["Monitor", "MonitorStats"]
+__all__ = ["Monitor", "MonitorStats", "Work", "work_of"]
+
+# one committed frame for the checks: (frame id, MN, QN, readings as evaluator rows)
+Work = tuple[int, str, str | None, list[Row]]
+
+
+def work_of(batch: Sequence[Prepared], results: Sequence[WriteResult]) -> list[Work]:
+    """The stored frames with readings of a committed batch, in the form the monitor takes (small and picklable)."""
+    return [
+        (
+            r.frame_id,
+            p.row.mn,
+            p.row.qn,
+            [(x.kind, x.data_time, x.pollutant, x.values, x.flag) for x in p.readings],
+        )
+        for p, r in zip(batch, results, strict=True)
+        if r.frame_id is not None and r.status == "ok" and p.readings and p.row.mn
+    ]
+
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +65,8 @@ class MonitorStats:
     escalated: int = 0
     last_latency_ms: float | None = None  # commit → alarms written, for the newest batch
     max_latency_ms: float = 0.0
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    evaluation_s: float = 0.0  # time spent running checks and writing alarms
     warmed: int = 0  # points whose window was read from the store
 
 
@@ -74,7 +96,7 @@ class Monitor:
         self.clock = clock
         self.warm_per_sweep = warm_per_sweep
         self.stats = MonitorStats()
-        self._queue: queue.SimpleQueue[tuple[float, list[tuple[int, Prepared]]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[float, list[Work]] | None] = queue.SimpleQueue()
         self._loaded_upto: dict[str, int] = {}  # per point: frames up to this id came from the store
         self._infos: dict[str, qc.PointInfo] = {}
         self._thread: threading.Thread | None = None
@@ -85,16 +107,16 @@ class Monitor:
     # ------------------------------------------------------------------ called by the writer thread
     def committed(self, batch: Sequence[Prepared], results: Sequence[WriteResult]) -> None:
         """A batch was committed: queue its stored frames with readings for checking (returns at once)."""
-        work = [
-            (r.frame_id, p)
-            for p, r in zip(batch, results, strict=True)
-            if r.frame_id is not None and r.status == "ok" and p.readings and p.row.mn
-        ]
+        work = work_of(batch, results)
         if work:
-            with self._lock:
-                self._pending += 1
-                self._idle.clear()
-            self._queue.put((time.perf_counter(), work))
+            self.submit(time.monotonic(), work)
+
+    def submit(self, committed_at: float, work: list[Work]) -> None:
+        """Queue committed frames (``committed_at``: ``time.monotonic()`` of the commit) for checking."""
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put((committed_at, work))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -136,10 +158,11 @@ class Monitor:
                 batches = [i for i in items if i]
                 if batches:
                     self._feed(batches)
-                    self._apply(self.evaluator.evaluate(self.clock()))
-                    done = time.perf_counter()
+                    self._apply(lambda: self.evaluator.evaluate(self.clock()))
+                    done = time.monotonic()
                     latency = (done - min(b[0] for b in batches)) * 1000
                     self.stats.last_latency_ms = latency
+                    self.stats.latencies_ms.append(latency)
                     self.stats.max_latency_ms = max(self.stats.max_latency_ms, latency)
                 now = self.clock()
                 if now >= next_sweep:
@@ -147,12 +170,13 @@ class Monitor:
                     self._refresh_points()
                     for mn in [m for m in self._infos if m not in self._loaded_upto][: self.warm_per_sweep]:
                         self._warm(mn)  # points silent since the start: their silence counts too
-                    self._apply(self.evaluator.evaluate(now, self.evaluator.silent(now, self.sweep_s)))
+                    silent = self.evaluator.silent(now, self.sweep_s)
+                    self._apply(functools.partial(self.evaluator.evaluate, now, silent))
                     esc = self.book.escalate_due()
                     self.stats.escalated += esc.escalated
                 if now >= next_fleet:
                     next_fleet = now + self.fleet_s
-                    self._apply(self.evaluator.evaluate_fleet(now))
+                    self._apply(functools.partial(self.evaluator.evaluate_fleet, now))
             except Exception:  # a failing check or a database hiccup must not stop the monitoring
                 log.exception("checking committed data failed")
             finally:
@@ -169,10 +193,9 @@ class Monitor:
                 self._infos[mn] = info
                 self.evaluator.set_point(info)
 
-    def _feed(self, batches: Sequence[tuple[float, list[tuple[int, Prepared]]]]) -> None:
+    def _feed(self, batches: Sequence[tuple[float, list[Work]]]) -> None:
         for _, work in batches:
-            for frame_id, p in work:
-                mn = p.row.mn or ""
+            for frame_id, mn, qn, rows in work:
                 if mn not in self._infos:
                     self._refresh_points()
                     if mn not in self._infos:
@@ -184,8 +207,7 @@ class Monitor:
                     self.evaluator.feed(mn, [], received=self.clock())
                     continue
                 point = self.points().get(mn)
-                sent = qn_epoch(p.row.qn, point.timezone) if point is not None else None
-                rows: list[Row] = [(r.kind, r.data_time, r.pollutant, r.values, r.flag) for r in p.readings]
+                sent = qn_epoch(qn, point.timezone) if point is not None else None
                 self.evaluator.feed(mn, rows, sent, received=self.clock())
 
     def _warm(self, mn: str) -> None:
@@ -200,9 +222,17 @@ class Monitor:
         self._loaded_upto[mn] = upto
         self.stats.warmed += 1
 
-    def _apply(self, evaluations: list[Evaluation]) -> None:
-        if not evaluations:
-            return
+    def _apply(self, evaluate: Callable[[], list[Evaluation]]) -> None:
+        """Run an evaluation and fold its findings into the alarm book (timed together)."""
+        t0 = time.perf_counter()
+        try:
+            evaluations = evaluate()
+            if evaluations:
+                self._fold(evaluations)
+        finally:
+            self.stats.evaluation_s += time.perf_counter() - t0
+
+    def _fold(self, evaluations: list[Evaluation]) -> None:
         self.stats.evaluations += len(evaluations)
         self.stats.findings += sum(len(e.findings) for e in evaluations)
         applied: Applied = self.book.apply(evaluations)

@@ -15,8 +15,11 @@ from ..store import Store
 from .book import AlarmBook, AlarmPolicy
 from .monitor import Monitor
 from .notify import Notifier, channels_from_config
+from .process import MonitorProcess
 
 __all__ = ["MONITOR_KEYS", "Monitoring", "monitoring"]
+
+CONFIG_WHY = "check configuration in force from this start"
 
 # [monitor] keys: name -> (type, minimum, default)
 MONITOR_KEYS: dict[str, tuple[type, float, float]] = {
@@ -24,13 +27,14 @@ MONITOR_KEYS: dict[str, tuple[type, float, float]] = {
     "lag_s": (int, 0, 120),
     "sweep_s": (float, 1, 60.0),
     "fleet_s": (float, 10, 600.0),
+    "processes": (int, 0, 1),  # 1: checks in a child process (the default); 0: in a thread of the server
 }
 
 
 @dataclass
 class Monitoring:
-    book: AlarmBook
-    monitor: Monitor
+    book: AlarmBook | None  # None when the checks run in a child process (it has its own)
+    monitor: Monitor | MonitorProcess
     notifier: Notifier | None
     configured: qc.Configured
     config_entry: int | None  # ledger index of the configuration, when it changed at this start
@@ -57,6 +61,8 @@ def _monitor_options(doc: Mapping[str, Any]) -> dict[str, Any]:
             )
         if value < minimum:
             raise ConfigError(f"[monitor] {key}: must be at least {minimum:g}, got {value!r}")
+        if key == "processes" and value > 1:
+            raise ConfigError("[monitor] processes: 0 or 1 (more checking processes come with cluster mode)")
         out[key] = kind(value)
     return out
 
@@ -68,9 +74,12 @@ def monitoring(
     *,
     link_base: str | None = None,
     who: str = "envtrust serve",
+    record: bool = True,
+    processes: int | None = None,
 ) -> Monitoring:
-    """Everything the streaming checks need, validated strictly; the check configuration is ledgered when it
-    differs from the one in force."""
+    """Everything the streaming checks need, validated strictly; the check configuration is ledgered (``record``)
+    when it differs from the one in force.  ``processes`` (default: ``[monitor] processes``, 1) puts the checks in a
+    child process with its own database connection; 0 runs them in a thread of this process."""
     config = config or {}
     try:
         configured = qc.configure(config.get("checks", {}))
@@ -82,6 +91,12 @@ def monitoring(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     options = _monitor_options(config.get("monitor", {}))
+    in_child = options.pop("processes", 1) if processes is None else processes
+    options.pop("processes", None)
+    if in_child:
+        entry = record_config(store, configured, who=who, why=CONFIG_WHY) if record else None
+        url = store.engine.url.render_as_string(hide_password=False)
+        return Monitoring(None, MonitorProcess(url, config, link_base=link_base), None, configured, entry)
     base = link_base.rstrip("/") if link_base else None
     book = AlarmBook(
         store,
@@ -92,6 +107,6 @@ def monitoring(
     notifier = Notifier(channels, on_result=book.record_delivery) if channels else None
     if notifier is not None:
         book.notify = notifier.submit
-    entry = record_config(store, configured, who=who, why="check configuration in force from this start")
+    entry = record_config(store, configured, who=who, why=CONFIG_WHY) if record else None
     monitor = Monitor(store, book, configured, points, **options)
     return Monitoring(book, monitor, notifier, configured, entry)

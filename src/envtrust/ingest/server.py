@@ -14,15 +14,24 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from .. import hj212
 from ..services import Checkpointer, Ingest, Prepared
 from ..store import WriteResult
 from .committer import GroupCommitter
 
-if TYPE_CHECKING:
-    from ..alarms.monitor import Monitor
+
+class Checker(Protocol):
+    """What the gateway needs of the streaming checks (a :class:`~envtrust.alarms.monitor.Monitor`, in a thread
+    or a child process): started with the gateway, told of every commit, stopped after the last one."""
+
+    def start(self) -> None: ...
+
+    def committed(self, batch: Sequence[Prepared], results: Sequence[WriteResult]) -> None: ...
+
+    def stop(self, timeout: float | None = 30.0) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +162,7 @@ class Gateway:
         *,
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 5.0,
-        monitor: Monitor | None = None,
+        monitor: Checker | None = None,
     ) -> None:
         self.ingest = ingest
         self.monitor = monitor

@@ -21,8 +21,11 @@ _EVENT_STATE = ("state", "acked", "assignee", "severity", "escalation")
 class AlarmTx:
     """Reads and writes of the alarm book inside one write transaction (the caller holds the write lock)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, dry: bool = False) -> None:
         self.conn = conn
+        self.dry = dry  # a dry run reads but writes nothing; ``changed`` tells whether a real run would write
+        self.changed = False
+        self._fake_id = 0
         self._entries: list[tuple[str, str, bytes]] = []
         self.events: list[
             dict[str, Any]
@@ -52,15 +55,25 @@ class AlarmTx:
         return {(r[0], r[1], r[2]): int(r[3]) for r in self.conn.execute(q)}
 
     def insert(self, values: dict[str, Any]) -> dict[str, Any]:
+        self.changed = True
+        if self.dry:
+            self._fake_id -= 1
+            return {**values, "id": self._fake_id}
         rid = int(self.conn.execute(s.alarms.insert().values(**values).returning(s.alarms.c.id)).scalar_one())
         return {**values, "id": rid}
 
     def update(self, row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        self.changed = True
+        if self.dry:
+            return {**row, **changes}
         self.conn.execute(s.alarms.update().where(s.alarms.c.id == row["id"]).values(**changes))
         return {**row, **changes}
 
     def event(self, alarm: dict[str, Any], action: str, who: str, at_us: int, detail: dict[str, Any]) -> None:
         """Record what happened to ``alarm`` (given in its state after the change) as an event and ledger entry."""
+        self.changed = True
+        if self.dry:
+            return
         values = {
             "alarm_id": alarm["id"],
             "action": action,

@@ -805,8 +805,13 @@ class Store:
 
     # ----------------------------------------------------------------- alarms
     @contextlib.contextmanager
-    def alarm_tx(self) -> Iterator[AlarmTx]:
-        """One write transaction of the alarm book; its events become ledger entries when it commits."""
+    def alarm_tx(self, *, dry: bool = False) -> Iterator[AlarmTx]:
+        """One write transaction of the alarm book; its events become ledger entries when it commits.  ``dry``:
+        a read-only run without the write lock, to learn whether anything would change."""
+        if dry:
+            with self._reading() as conn:
+                yield AlarmTx(conn, dry=True)
+            return
         with self._writing() as conn:
             self._lock(conn)
             tx = AlarmTx(conn)
