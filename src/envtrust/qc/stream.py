@@ -230,11 +230,7 @@ class StreamEvaluator:
             for f in call(check, list(datas.values()), params):
                 by_point.setdefault(f.mn, []).append(f)
         names = tuple(c.name for c, _ in checks.checks)
-        return [
-            Evaluation(mn, fs, names, _data_end(datas[mn]))
-            for mn, fs in by_point.items()
-            if mn in datas
-        ]
+        return [Evaluation(mn, fs, names, _data_end(datas[mn])) for mn, fs in by_point.items() if mn in datas]
 
 
 def _data_end(pd: PointData) -> int:
