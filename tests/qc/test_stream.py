@@ -106,3 +106,18 @@ def test_every_check_copes_with_short_and_ragged_windows(
         ev.feed(pd.mn, [(k, t, c, v, flag if c == "a21026" else f) for k, t, c, v, f in rows], sent)
     for e in ev.evaluate(START + 86400):
         assert all(f.start < f.end for f in e.findings)
+
+
+def test_real_time_values_re_evaluate_only_points_without_minute_data() -> None:
+    pd = make_gas(days=1)
+    ev = StreamEvaluator(qc.configure(only=["flat_line"]))
+    ev.set_point(pd.info)
+    ev.set_point(qc.PointInfo("RTD-ONLY"))
+    for rows, sent in frames_of(pd)[:10]:
+        ev.feed(pd.mn, rows, sent)
+    ev.evaluate(START + 600)
+    ev.feed(pd.mn, [("rtd", START + 630, "a21026", {"rtd": 20.0}, "N")])
+    assert ev.dirty == set()  # the minute series is what the checks see
+    ev.feed("RTD-ONLY", [("rtd", START + 630, "a21026", {"rtd": 20.0}, "N")])
+    assert ev.dirty == {"RTD-ONLY"}  # folded into minute statistics
+    assert ev.points["RTD-ONLY"].newest == START + 600

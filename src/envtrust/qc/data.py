@@ -130,6 +130,8 @@ class SeriesBuilder:
         self._rows: dict[int, dict[str, tuple[float, float, float, float, str]]] = {}
         self._sent: dict[int, float] = {}
         self.duplicates: dict[int, bool] = {}
+        self._newest: int | None = None
+        self._oldest: int | None = None
 
     def add(
         self,
@@ -145,7 +147,11 @@ class SeriesBuilder:
         first_of_frame: bool = False,
     ) -> None:
         nan = np.nan
-        row = self._rows.setdefault(time, {})
+        row = self._rows.get(time)
+        if row is None:
+            row = self._rows[time] = {}
+            self._newest = time if self._newest is None else max(self._newest, time)
+            self._oldest = time if self._oldest is None else min(self._oldest, time)
         value = (
             nan if avg is None else avg,
             nan if vmin is None else vmin,
@@ -166,17 +172,19 @@ class SeriesBuilder:
 
     @property
     def newest(self) -> int | None:
-        return max(self._rows) if self._rows else None
+        return self._newest
 
     @property
     def oldest(self) -> int | None:
-        return min(self._rows) if self._rows else None
+        return self._oldest
 
     def trim(self, before: int) -> None:
         """Forget every slot before ``before`` (the sliding window of the streaming evaluator)."""
         for store in (self._rows, self._sent, self.duplicates):
             for t in [t for t in store if t < before]:
                 del store[t]
+        self._oldest = min(self._rows) if self._rows else None
+        self._newest = max(self._rows) if self._rows else None
 
     def build(self, step: int | None = None) -> Series | None:
         if not self._rows:

@@ -28,11 +28,14 @@ class _Rtd:
 
     def __init__(self) -> None:
         self.acc: dict[tuple[int, str], list[Any]] = {}
+        self.newest: int | None = None
 
     def add(self, t: int, code: str, value: float | None, flag: str | None) -> None:
         if value is None:
             return
-        a = self.acc.setdefault((t - t % 60, code), [0.0, 0, value, value, flag or ""])
+        minute = t - t % 60
+        self.newest = minute if self.newest is None else max(self.newest, minute)
+        a = self.acc.setdefault((minute, code), [0.0, 0, value, value, flag or ""])
         a[0] += value
         a[1] += 1
         a[2] = min(a[2], value)
@@ -49,6 +52,7 @@ class _Rtd:
     def trim(self, before: int) -> None:
         for key in [k for k in self.acc if k[0] < before]:
             del self.acc[key]
+        self.newest = max((k[0] for k in self.acc), default=None)
 
 
 @dataclass
@@ -85,8 +89,7 @@ class Accumulator:
     @property
     def newest(self) -> int | None:
         """The newest data time received (start of the newest minute or hour slot, or real-time value)."""
-        times = [t for t in (self.minute.newest, self.hour.newest) if t is not None]
-        times += [max(k[0] for k in self.rtd.acc)] if self.rtd.acc else []
+        times = [t for t in (self.minute.newest, self.hour.newest, self.rtd.newest) if t is not None]
         return max(times) if times else None
 
     def trim(self, before: int) -> None:
@@ -160,13 +163,16 @@ class StreamEvaluator:
         if not rows:
             return True
         acc.add_frame(rows, sent)
+        # real-time values change nothing the checks see while the point sends minute data: no re-evaluation
+        changes = len(acc.minute) == 0 or any(r[0] != "rtd" for r in rows)
         newest = acc.newest
         if newest is not None:
             keep = self.window_start(acc.info, newest)
             oldest = min((b.oldest for b in (acc.minute, acc.hour) if b.oldest is not None), default=keep)
             if oldest < keep:
                 acc.trim(keep)
-        self.dirty.add(mn)
+        if changes:
+            self.dirty.add(mn)
         return True
 
     def window_start(self, info: PointInfo, newest: int) -> int:
