@@ -458,7 +458,7 @@ def checks(
 # ----------------------------------------------------------------------------------------------- status
 @app.command()
 def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """What is stored: frames, quarantined frames, readings, points, log length and head."""
+    """What is stored: frames, quarantined frames, readings, points, log length and head, open alarms."""
     try:
         with _open_ingest(db).store as store:
             st = store.status()
@@ -484,6 +484,8 @@ def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")]
         if st.checkpoint_us is not None
         else None,
         "cosignatures": st.cosignatures,
+        "alarms_open": st.alarms_open,
+        "alarms_unacknowledged": st.alarms_unacked,
         "last_received": last,
     }
     if as_json:

@@ -64,6 +64,8 @@ def test_recheck_raises_alarms_people_act_on_them_and_a_config_change_is_ledgere
 
     code, stdout, _ = run("alarms", "list", "--db", db, "--json", "--check", "flat_line")
     [alarm] = [json.loads(line) for line in stdout.splitlines()]
+    status = json.loads(run("status", "--db", db, "--json")[1])
+    assert status["alarms_open"] >= 1 and status["alarms_unacknowledged"] == status["alarms_open"]
     assert (alarm["check"], alarm["point"], alarm["state"]) == ("flat_line", "1号锅炉排放口", "cleared")
     assert alarm["start"] == "2026-10-02T01:00:00+08:00" and not alarm["acknowledged"]
 

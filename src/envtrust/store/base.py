@@ -87,6 +87,8 @@ class Status:
     checkpoint_root: str | None = None
     checkpoint_us: int | None = None
     cosignatures: int = 0
+    alarms_open: int = 0
+    alarms_unacked: int = 0
     last_received_us: int | None = None
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -499,6 +501,13 @@ class Store:
                 st.checkpoint_size, st.checkpoint_root = int(cp.size), bytes(cp.root).hex()
                 st.checkpoint_us = int(cp.created_us)
             st.cosignatures = int(conn.execute(select(func.count()).select_from(s.cosignatures)).scalar_one())
+            for acked, n in conn.execute(
+                select(s.alarms.c.acked, func.count())
+                .where(s.alarms.c.closed.is_(False))
+                .group_by(s.alarms.c.acked)
+            ):
+                st.alarms_open += n
+                st.alarms_unacked += 0 if acked else n
         return st
 
     def frames(
