@@ -121,3 +121,47 @@ def test_real_time_values_re_evaluate_only_points_without_minute_data() -> None:
     ev.feed("RTD-ONLY", [("rtd", START + 630, "a21026", {"rtd": 20.0}, "N")])
     assert ev.dirty == {"RTD-ONLY"}  # folded into minute statistics
     assert ev.points["RTD-ONLY"].newest == START + 600
+
+
+def _same_series(a: qc.Series | None, b: qc.Series | None) -> None:
+    assert a is not None and b is not None
+    assert (a.start, a.step, a.size) == (b.start, b.step, b.size)
+    assert np.array_equal(a.present, b.present) and np.array_equal(a.sent, b.sent, equal_nan=True)
+    assert sorted(a.channels) == sorted(b.channels)
+    for c, x in a.channels.items():
+        y = b.channels[c]
+        for k in ("avg", "vmin", "vmax", "zs"):
+            assert np.array_equal(getattr(x, k), getattr(y, k), equal_nan=True), (c, k)
+        assert (x.flag == y.flag).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    slots=st.lists(
+        st.tuples(st.integers(0, 120), st.sampled_from(["a21026", "a19001", "w01018"]), st.floats(0, 100)),
+        min_size=1,
+        max_size=150,
+    ),
+    builds=st.sets(st.integers(0, 149)),
+    trim_at=st.one_of(st.none(), st.integers(0, 149)),
+)
+def test_a_series_built_piecemeal_equals_one_built_at_once(
+    slots: list[tuple[int, str, float]], builds: set[int], trim_at: int | None
+) -> None:
+    """Streaming extends the series it built last; late, out-of-order and repeated slots and trims must give
+    exactly what one build over the same rows gives."""
+    piecemeal, at_once = qc.SeriesBuilder(), qc.SeriesBuilder()
+    for i, (k, code, v) in enumerate(slots):
+        t = START + 60 * k
+        for b in (piecemeal, at_once):
+            b.add(t, code, v, v - 1, v + 1, None, "N", float(t + 60), first_of_frame=True)
+        if i == trim_at:
+            for b in (piecemeal, at_once):
+                b.trim(START + 60 * 30)
+        if i in builds:
+            piecemeal.build(60)
+    if len(at_once) == 0:
+        assert piecemeal.build(60) is None
+        return
+    _same_series(piecemeal.build(60), at_once.build(60))
+    assert piecemeal.duplicates == at_once.duplicates

@@ -124,6 +124,9 @@ class SeriesBuilder:
 
     Slots that arrive twice keep their first arrival; ``duplicates`` maps the time of every slot that arrived again
     to whether a later arrival carried different values (for the duplicate-time check).
+
+    In streaming, data mostly arrive after everything built so far: :meth:`build` then extends the series it built
+    last instead of laying every slot again (late or out-of-order data, a trim or another step rebuild it whole).
     """
 
     def __init__(self) -> None:
@@ -132,6 +135,8 @@ class SeriesBuilder:
         self.duplicates: dict[int, bool] = {}
         self._newest: int | None = None
         self._oldest: int | None = None
+        self._built: Series | None = None
+        self._pending: set[int] = set()  # slot times written since _built, all after its end
 
     def add(
         self,
@@ -164,8 +169,20 @@ class SeriesBuilder:
             self.duplicates[time] = self.duplicates.get(time, False) or old != value
         if old is None:
             row[code] = value
+            self._touch(time)
         if sent is not None and time not in self._sent:
             self._sent[time] = sent
+            self._touch(time)
+
+    def _touch(self, time: int) -> None:
+        b = self._built
+        if b is None:
+            return
+        if time >= b.end and (time - b.start) % b.step == 0:
+            self._pending.add(time)
+        else:  # inside or off the grid built so far: build again from scratch
+            self._built = None
+            self._pending.clear()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -185,8 +202,52 @@ class SeriesBuilder:
                 del store[t]
         self._oldest = min(self._rows) if self._rows else None
         self._newest = max(self._rows) if self._rows else None
+        self._built = None
+        self._pending.clear()
 
     def build(self, step: int | None = None) -> Series | None:
+        """The series on a grid of ``step`` seconds (default: the most common interval of the data)."""
+        b = self._built
+        if b is not None and (step is None or step == b.step):
+            if self._pending:
+                b = self._built = self._extend(b)
+                self._pending.clear()
+            return b
+        self._built = self._build_all(step)
+        self._pending.clear()
+        return self._built
+
+    def _extend(self, b: Series) -> Series:
+        times = sorted(self._pending)
+        n_old = b.size
+        n = (times[-1] - b.start) // b.step + 1
+        m = n - n_old
+        present = np.concatenate([b.present, np.zeros(m, dtype=bool)])
+        sent = np.concatenate([b.sent, np.full(m, np.nan)])
+        codes = set(b.channels) | {c for t in times for c in self._rows[t]}
+        channels: dict[str, Channel] = {}
+        for c in sorted(codes):
+            old = b.channels.get(c) or Channel.empty(c, n_old)
+            new = Channel.empty(c, m)
+            channels[c] = Channel(
+                c,
+                np.concatenate([old.avg, new.avg]),
+                np.concatenate([old.vmin, new.vmin]),
+                np.concatenate([old.vmax, new.vmax]),
+                np.concatenate([old.zs, new.zs]),
+                np.concatenate([old.flag, new.flag]),
+            )
+        for t in times:
+            i = (t - b.start) // b.step
+            present[i] = True
+            if t in self._sent:
+                sent[i] = self._sent[t]
+            for code, (a, lo, hi, z, f) in self._rows[t].items():
+                ch = channels[code]
+                ch.avg[i], ch.vmin[i], ch.vmax[i], ch.zs[i], ch.flag[i] = a, lo, hi, z, f
+        return Series(b.start, b.step, present, sent, channels)
+
+    def _build_all(self, step: int | None) -> Series | None:
         if not self._rows:
             return None
         times = np.array(sorted(self._rows), dtype=np.int64)
