@@ -79,6 +79,54 @@ def make_gas(
     )
 
 
+def make_water(
+    days: float = 8,
+    seed: int = 1,
+    *,
+    mn: str = "W1",
+    edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray], None] | None = None,
+    spread: float | None = None,
+) -> PointData:
+    """Minute data of a waste-water outfall: flow follows the working day; COD, NH3-N, TP and TN wander
+    independently of the flow and of each other (slow variation of ±15 % over an hour or so) with 0.3 % noise
+    per minute; ``edit(values, flags, times)`` may tamper in place.  Min and Max are reported only with
+    ``spread`` (their distance from the average, relative; ``values["~code"]``)."""
+    rng = np.random.default_rng(seed)
+    n = int(days * 1440)
+    t = START + 60 * np.arange(n)
+    hour = ((t + 8 * 3600) % 86400) / 3600
+    flow = 40 * (0.45 + 0.75 / (1 + np.exp(-(hour - 8) / 0.6)) / (1 + np.exp(-(21 - hour) / 0.6)))
+    values: dict[str, np.ndarray] = {
+        "w00000": flow * (1 + rng.normal(0, 0.01, n)),
+        "w01001": 7.3 + rng.normal(0, 0.02, n),
+    }
+    for code, level in {"w01018": 50.0, "w21003": 4.5, "w21011": 0.5, "w21001": 18.0}.items():
+        slow = np.convolve(rng.normal(size=n + 120), np.ones(60) / np.sqrt(60), "same")[60:-60]
+        values[code] = level * np.exp(0.15 * slow) * (1 + rng.normal(0, 0.003, n))
+    flags = {c: np.full(n, "N", dtype="<U1") for c in values}
+    if spread is not None:
+        for c in list(values):
+            values["~" + c] = np.full(n, spread)
+    if edit is not None:
+        edit(values, flags, t)
+    b = SeriesBuilder()
+    for i in range(n):
+        for code, v in values.items():
+            x = float(v[i])
+            if code.startswith("~") or np.isnan(x):
+                continue
+            d = 1 if code == "w01018" else 2
+            lo = hi = None
+            if spread is not None:
+                sp = float(values["~" + code][i])
+                lo, hi = round(x * (1 - sp), d), round(x * (1 + sp), d)
+            b.add(int(t[i]), code, round(x, d), lo, hi, None, str(flags[code][i]), float(t[i] + 61))
+    return PointData(
+        PointInfo(mn, "water", None, {"w01018": 100.0, "w21003": 15.0, "w21011": 1.0, "w21001": 30.0}),
+        b.build(),
+    )
+
+
 @pytest.fixture
 def gas() -> Callable[..., PointData]:
     return make_gas

@@ -10,7 +10,7 @@ import pytest
 from envtrust import qc
 from envtrust.qc import PointData
 
-from .conftest import START, make_gas
+from .conftest import START, make_gas, make_water
 
 H = 60  # minutes per hour
 DAY = 1440
@@ -91,6 +91,98 @@ def test_smoothed_data_collapse_the_variance() -> None:
     assert hits and hits[0].category == "tampering"
 
 
+def test_smoothing_is_found_from_the_minute_values_alone() -> None:
+    """A 30-minute moving average that leaves the reported minute Min/Max alone: the second differences of the
+    minute values (the measurement noise) collapse, whatever the process does meanwhile."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        x = v["a21026"]
+        smooth = np.convolve(x, np.ones(30) / 30)[: x.size]
+        x[2 * DAY : 2 * DAY + 5 * H] = smooth[2 * DAY : 2 * DAY + 5 * H]
+
+    hits = found(scenario(edit), "low_variance", 2 * DAY, 2 * DAY + 5 * H)
+    assert [h.pollutant for h in hits] == ["a21026"] and hits[0].category == "tampering"
+    shares = hits[0].evidence["share_of_typical"]
+    assert shares["second_difference"] < 1 / 3 < shares["minute_spread"]  # the spreads were left alone
+
+
+def test_smoothing_on_a_water_point_whose_level_wanders() -> None:
+    """Water quality wanders by itself much more than the analyser's noise: the minute-to-minute change keeps
+    most of that movement under a moving average, the second difference does not."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        x = v["w21003"]
+        smooth = np.convolve(x, np.ones(45) / 45)[: x.size]
+        x[3 * DAY : 3 * DAY + 8 * H] = smooth[3 * DAY : 3 * DAY + 8 * H]
+
+    findings = run(make_water(6, edit=edit))
+    hits = found(findings, "low_variance", 3 * DAY, 3 * DAY + 8 * H)
+    assert [h.pollutant for h in hits] == ["w21003"]
+    assert [f for f in findings if f.category in ("tampering", "anomaly") and f not in hits] == []
+
+
+def test_smoothing_below_the_resolution_shows_in_the_minute_spread() -> None:
+    """TP moves by less than its reporting step from one minute to the next, so its minute values cannot show a
+    moving average; the logger's minute Min and Max can: they vary by about a step in a live analyser and collapse
+    onto the average in fabricated minutes."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        x = v["w21011"]
+        smooth = np.convolve(x, np.ones(45) / 45)[: x.size]
+        x[3 * DAY : 3 * DAY + 8 * H] = smooth[3 * DAY : 3 * DAY + 8 * H]
+        v["~w21011"][3 * DAY : 3 * DAY + 8 * H] = 0.0
+
+    findings = run(make_water(6, edit=edit, spread=0.015))
+    hits = found(findings, "low_variance", 3 * DAY, 3 * DAY + 8 * H)
+    assert [h.pollutant for h in hits] == ["w21011"]
+    assert hits[0].evidence["share_of_typical"]["minute_spread"] < 0.1
+    assert [f for f in findings if f.category in ("tampering", "anomaly") and f not in hits] == []
+
+
+def test_honest_water_point_raises_no_tampering_or_anomaly() -> None:
+    """Independent wandering of four pollutants, channels whose noise is below the reporting resolution (TP)."""
+    for spread in (None, 0.015):
+        bad = [
+            f for f in run(make_water(10, seed=3, spread=spread)) if f.category in ("tampering", "anomaly")
+        ]
+        assert bad == []
+
+
+def test_load_changes_move_every_channel_and_are_not_tampering() -> None:
+    """A day at half load, a slow ramp and a quiet night: flow and every pollutant move together, so ratios stay
+    and the noise scales with the level."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        factor = np.ones(t.size)
+        factor[2 * DAY : 3 * DAY] = 0.5
+        factor[3 * DAY : 3 * DAY + 6 * H] = np.linspace(0.5, 1.0, 6 * H)
+        factor[5 * DAY : 5 * DAY + 8 * H] = 0.7
+        v["a19001"] += 4.0 * v["a00000"] / 300 * (1 - factor)  # more excess air at lower load
+        for c in ("a00000", "a01011", "a21026", "a21002", "a34013"):
+            v[c] *= factor
+
+    findings = scenario(edit, 7)
+    assert [f for f in findings if f.check in ("ratio_shift", "low_variance")] == []
+    assert [f for f in findings if f.category == "tampering"] == []
+
+
+def test_a_genuine_upset_of_one_pollutant_is_not_tampering() -> None:
+    """One pollutant rising alone to three times its level for six hours (a process upset, flags N) is an
+    exceedance, not a ratio shift: tampering lowers what is reported."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        ramp = np.ones(t.size)
+        a = 3 * DAY + 10 * H
+        ramp[a : a + 6 * H] = 3.0
+        ramp[a - 10 : a] = np.linspace(1.0, 3.0, 10)
+        ramp[a + 6 * H : a + 6 * H + 10] = np.linspace(3.0, 1.0, 10)
+        v["a21026"] *= ramp
+
+    findings = scenario(edit, 7)
+    assert [f for f in findings if f.category == "tampering"] == []
+    assert [f for f in findings if f.check == "exceedance_hour"]
+
+
 def test_slope_tampering_shifts_the_ratio_to_every_other_channel() -> None:
     def edit(v, f, t):  # type: ignore[no-untyped-def]
         v["a21026"][4 * DAY : 5 * DAY + 12 * H] *= 0.55
@@ -98,6 +190,40 @@ def test_slope_tampering_shifts_the_ratio_to_every_other_channel() -> None:
     hits = found(scenario(edit, 7), "ratio_shift", 4 * DAY, 5 * DAY + 12 * H)
     assert [h.pollutant for h in hits] == ["a21026"]
     assert hits[0].evidence["direction"] == "down"
+
+
+def test_intercept_tampering_lowers_the_ratio_to_every_other_channel() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        x = v["a21002"]
+        x[3 * DAY + 5 * H : 5 * DAY] = np.maximum(0.0, x[3 * DAY + 5 * H : 5 * DAY] - 0.4 * np.median(x))
+
+    hits = found(scenario(edit, 8), "ratio_shift", 3 * DAY + 5 * H, 5 * DAY)
+    assert [h.pollutant for h in hits] == ["a21002"]
+    assert hits[0].evidence["direction"] == "down"
+    # the stretch is placed within a few hours of the truth
+    assert abs(hits[0].start - (START + 60 * (3 * DAY + 5 * H))) <= 4 * 3600
+    assert abs(hits[0].end - (START + 60 * 5 * DAY)) <= 4 * 3600
+
+
+def test_a_milder_slope_change_lasting_to_the_end_of_the_data() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a34013"][5 * DAY :] *= 0.78
+
+    hits = found(scenario(edit, 7), "ratio_shift", 5 * DAY, 7 * DAY)
+    assert [h.pollutant for h in hits] == ["a34013"] and hits[0].end == START + 60 * 7 * DAY
+
+
+@pytest.mark.parametrize("code", ["w01018", "w21003", "w21011", "w21001"])
+def test_slope_tampering_on_a_water_point_whose_pollutants_wander_apart(code: str) -> None:
+    """Waste-water pollutants vary independently of each other: the ratios are noisy, and the step is judged
+    against the point's own noise of the step statistic."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v[code][3 * DAY : 5 * DAY] *= 0.7
+
+    findings = run(make_water(8, edit=edit), only="ratio_shift")
+    assert [(h.pollutant, h.evidence["direction"]) for h in findings] == [(code, "down")]
+    assert found(findings, "ratio_shift", 3 * DAY, 5 * DAY)
 
 
 def test_room_air_while_running() -> None:
@@ -172,6 +298,26 @@ def test_replayed_period_names_its_source() -> None:
     assert hits and hits[0].evidence["offset_s"] == 86400
 
 
+def test_a_replayed_maintenance_is_found_from_the_process_channels() -> None:
+    """A replay of an earlier maintenance: the analysers are flagged M and read room air (nothing to match), but
+    the flow, velocity and temperature of the record repeat exactly."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        src = slice(4000 - DAY, 4200 - DAY)
+        for c in ("a21026", "a21002", "a34013"):
+            f[c][src] = "M"
+            v[c][src] = 0.0
+        v["a19001"][src] = 20.9
+        for c in v:
+            v[c][4000:4200] = v[c][src]
+        for c in f:
+            f[c][4000:4200] = f[c][src]
+
+    hits = found(scenario(edit), "replay", 4000, 4200)
+    assert hits and hits[0].evidence["offset_s"] == 86400
+    assert {"a00000", "a01012"} <= set(hits[0].evidence["channels"])
+
+
 def test_data_copied_from_another_point() -> None:
     a = make_gas(3, seed=1, mn="A")
 
@@ -186,6 +332,31 @@ def test_data_copied_from_another_point() -> None:
     hits = [h for h in run(a, b) if h.check == "cross_point_copy"]
     assert {h.mn for h in hits} == {"B"}
     assert hits[0].evidence["other_mn"] == "A"
+
+
+def test_a_copy_cut_by_gaps_at_its_source_names_only_the_copy() -> None:
+    """The source point lost frames twice during the copy: the middle piece starts and ends next to the source's
+    gaps, so it cannot tell by itself which point broke off; the first piece does, for the whole copy."""
+    copy_from: dict[str, np.ndarray] = {}
+
+    def gaps(v, f, t):  # type: ignore[no-untyped-def]
+        for c in v:
+            v[c][2100:2115] = np.nan
+            v[c][2200:2215] = np.nan
+        copy_from.update({k: x.copy() for k, x in v.items()})
+
+    a = make_gas(3, seed=1, mn="A", edit=gaps)
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in v:
+            v[c][2000:2300] = np.where(
+                np.isnan(copy_from[c][2000:2300]), v[c][2000:2300], copy_from[c][2000:2300]
+            )
+
+    b = make_gas(3, seed=2, mn="B", edit=edit, level=0.6)
+    hits = [h for h in run(a, b) if h.check == "cross_point_copy"]
+    assert len(hits) >= 2 and {h.mn for h in hits} == {"B"}
+    assert any(h.start >= START + 60 * 2115 and h.end <= START + 60 * 2200 for h in hits)
 
 
 def test_hand_made_numbers() -> None:

@@ -366,6 +366,21 @@ def test_gaps_high_load_drops_minute_frames_at_the_days_peak_only() -> None:
     assert Counter(o.cn for o in cut)["2061"] == Counter(o.cn for o in plain)["2061"]  # hourly still sent
 
 
+def test_exceedance_hours_lost_in_a_network_gap_are_marked_unreceived() -> None:
+    """An exceedance hour whose hourly frame and more than 15 minute frames are lost never reaches a checker."""
+    truth, tm, inj = _inject("exceedance", 0, hours=4, start=datetime(2026, 1, 7, 10, 20))
+    (label,) = tm.labels()
+    assert len(label["hours"]) >= 3 and label["hours_unreceived"] == []
+    first = int(local_seconds(datetime.fromisoformat(label["hours"][1]).replace(tzinfo=None)))
+    # frames are lost by production time: minutes 5… of the hour, and the hourly frame sent at its end
+    gapped = TamperedModel(truth, [inj], gaps=[(first + 300, first + 3600 + 60)])
+    (lost,) = gapped.labels()[:1]
+    assert lost["hours"] == label["hours"] and lost["hours_unreceived"] == [label["hours"][1]]
+    # a shorter gap leaves 45 minute frames (those sent up to 45 minutes into the hour): it can still be judged
+    short = TamperedModel(truth, [inj], gaps=[(first + 2760, first + 3600 + 60)])
+    assert short.labels()[0]["hours_unreceived"] == []
+
+
 def test_exceedance_hours_are_exact() -> None:
     """The label's hours equal those computed from the decoded minute frames, as a checker would."""
     for index in (0, 1):

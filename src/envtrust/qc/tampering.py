@@ -7,6 +7,7 @@ plateaus), maintenance, shutdowns, network gaps and genuine exceedances — are 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -129,23 +130,64 @@ def _roughness(v: Values, width: int) -> tuple[Values, Values]:
     return rolling_mean(rel, width), rel
 
 
+def _curvature(v: Values, width: int) -> Values:
+    """Mean |second difference| over a trailing window, relative to the window's level (NaN where fewer than half
+    the window's second differences exist).  Second differences cancel the process's own slow movement and keep the
+    minute-to-minute measurement noise, which smoothing removes."""
+    d2 = np.full(v.size, np.nan)
+    if v.size >= 3:
+        d2[1:-1] = np.abs(v[2:] - 2 * v[1:-1] + v[:-2])
+    enough = rolling_sum(np.isfinite(d2).astype(np.float64), width) >= 0.5 * width
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: Values = np.where(enough, rolling_mean(d2, width) / np.abs(rolling_mean(v, width)), np.nan)
+    return out
+
+
+def _held(v: Values, width: int) -> Mask:
+    """Slots inside runs of at least ``width`` identical consecutive values (a held value)."""
+    same = np.zeros(v.size, dtype=bool)
+    same[1:] = v[1:] == v[:-1]
+    out = np.zeros(v.size, dtype=bool)
+    for i0, i1 in runs(same, max(1, width - 1)):
+        out[i0 - 1 : i1] = True
+    return out
+
+
 @register(
     "low_variance",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="方差塌缩（平滑数据）",
     title_en="collapsed variance (smoothed data)",
     source="qc.md F1; ioos_qc attenuated_signal_test; saqc flagByVariance",
     params=(
-        Param("window_minutes", 60, "window of the roughness measure, minutes", 5),
-        Param("factor", 5.0, "roughness below the channel's typical roughness divided by this", 1),
+        Param("window_minutes", 60, "window of the variation measures, minutes", 5),
+        Param("factor", 3.0, "variation below the channel's typical variation divided by this", 1),
         Param("min_minutes", 120, "shortest run reported, minutes", 1),
+        Param(
+            "min_noise_steps",
+            1.0,
+            "judge the second differences only where their typical value at the level is this many resolution steps",
+            0,
+        ),
+        Param(
+            "min_spread_steps",
+            0.5,
+            "judge the minute spread only where its typical value at the level is this many resolution steps",
+            0,
+        ),
     ),
 )
 def low_variance(pd: PointData, p: Params) -> list[Finding]:
-    """Minute-to-minute roughness (mean |Δx| relative to the level) of a running analyser falling below its own
-    typical roughness divided by ``factor`` for ``min_minutes`` or more, while the values still move (smoothed,
-    beautified data; a constant run is the flat-line check's)."""
+    """A running analyser whose short-term variation collapses to less than its own typical variation divided by
+    ``factor`` for ``min_minutes`` or more while its values still move (smoothed, beautified data; a held value is
+    the flat-line check's).  Two measures, each relative to the level and to the channel's own history: (1) the
+    mean |second difference| of the minute values, which follows the measurement noise and not the process's slow
+    changes (a change of load does not lower it, a moving average does); (2) where the logger reports minute
+    minima and maxima, their spread (a live analyser varies within each minute).  A measure is judged only where
+    its typical value at the window's level is at least ``min_noise_steps`` (second differences) or
+    ``min_spread_steps`` (spread: every minute's samples vary anew, so even a spread that rounds to one step in
+    most minutes is telling) reporting steps; the resolution hides smaller noise."""
     if pd.minute is None:
         return []
     out: list[Finding] = []
@@ -156,25 +198,42 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
         v = pd.running_values(code)
         if np.isfinite(v).sum() < 10 * width:
             continue
-        rough, _ = _roughness(v, width)
-        base = float(np.nanmedian(rough))
         res = max(pd.resolution(code), 1e-9)
-        if not np.isfinite(base) or base <= 0:
-            continue
-        if float(np.nanmedian(np.abs(np.diff(v)))) < 1.5 * res:
-            continue  # changes are at the reporting resolution: roughness cannot be measured
-        # smoothed values still move from minute to minute; a held value (the flat-line check's) does not
-        steps = np.full(v.size, np.nan)
-        steps[1:] = np.abs(np.diff(v))
-        moving = (rolling_range(v, width - 1) > 2 * res) & (
-            rolling_mean(np.where(steps > 0, 1.0, np.where(np.isfinite(steps), 0.0, np.nan)), width) >= 0.5
-        )
+        level = np.abs(rolling_mean(v, width))
+        # a value held for a whole window is the flat-line check's: it neither lowers nor raises the measures here
+        held = _held(v, width)
+        rough = _curvature(np.where(held, np.nan, v), width)
+        ch = pd.minute.channels[code]
+        spread = np.where(ok & ~held, ch.vmax - ch.vmin, np.nan)
+        enough = rolling_sum(np.isfinite(spread).astype(np.float64), width) >= 0.5 * width
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread_rel = np.where(enough, rolling_mean(spread, width) / level, np.nan)
+        if np.isfinite(ch.vmax - ch.vmin)[ok].sum() < 0.5 * ok.sum():
+            spread_rel = np.full(v.size, np.nan)  # minima and maxima not reported
         filled = rolling_sum(ok.astype(np.float64), width) >= 0.8 * width
         with np.errstate(invalid="ignore"):
-            low = (rough < base / p["factor"]) & moving & filled
-        mask = _expand(low, width) & ok
+            # smoothed values still move; a held value (the flat-line check's) does not
+            moving = rolling_range(v, width - 1) > 1.5 * res
+        low = np.zeros(v.size, dtype=bool)
+        typical: dict[str, float] = {}
+        for name, x, steps in (
+            ("second_difference", rough, p["min_noise_steps"]),
+            ("minute_spread", spread_rel, p["min_spread_steps"]),
+        ):
+            base = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
+            if not np.isfinite(base) or base <= 0:
+                continue
+            typical[name] = base
+            with np.errstate(invalid="ignore"):
+                low |= (x < base / p["factor"]) & (base * level >= steps * res)
+        mask = _expand(low & moving & filled, width) & ok
         for i0, i1 in runs(mask, _slots(pd, p["min_minutes"]), bridge=_slots(pd, 10)):
-            r = float(np.nanmedian(rough[i0:i1]))
+            shares = {
+                name: float(np.nanmedian(x[i0:i1])) / typical[name]
+                for name, x in (("second_difference", rough), ("minute_spread", spread_rel))
+                if name in typical and np.isfinite(x[i0:i1]).any()
+            }
+            worst = min(shares.values()) if shares else float("nan")
             out.append(
                 span_finding(
                     pd,
@@ -184,11 +243,13 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
                     "medium",
                     i0,
                     i1,
-                    f"{code} 数据过于平滑：波动仅为常态的 {r / base:.0%} | variance collapsed to {r / base:.0%} of normal",
+                    f"{code} 数据过于平滑：波动仅为常态的 {worst:.0%} | variance collapsed to {worst:.0%} of normal",
                     {
-                        "roughness": num(r, 5),
-                        "typical_roughness": num(base, 5),
-                        "rule": f"roughness < typical / {p['factor']:g} for ≥ {p['min_minutes']} min",
+                        "share_of_typical": {k: num(x) for k, x in shares.items()},
+                        "typical_roughness": num(typical.get("second_difference", float("nan")), 5),
+                        "typical_minute_spread": num(typical.get("minute_spread", float("nan")), 5),
+                        "rule": f"mean |second difference| or minute spread (relative) < typical / {p['factor']:g} "
+                        f"for ≥ {p['min_minutes']} min",
                     },
                 )
             )
@@ -205,25 +266,135 @@ def _hourly_matrix(pd: PointData, codes: list[str]) -> tuple[npt.NDArray[np.int6
     return pd.hour_grid()[0], out
 
 
+def _trailing_medians(x: Values, width: int, min_count: int) -> Values:
+    """Median of ``x[t − width + 1 .. t]`` ignoring NaN, for every ``t``; NaN where fewer than ``min_count`` values."""
+    pad = np.concatenate((np.full(width - 1, np.nan), x))
+    win = np.lib.stride_tricks.sliding_window_view(pad, width)
+    count = np.isfinite(win).sum(axis=1)
+    out: Values = np.full(x.size, np.nan)
+    sel = count >= min_count
+    if sel.any():
+        out[sel] = np.nanmedian(win[sel], axis=1)
+    return out
+
+
+def _step_statistic(x: Values, width: int) -> Values:
+    """``D[t]``: median of the ``width`` values from ``t`` on minus the median of the ``width`` values before ``t``
+    (NaN where either side has fewer than half its values)."""
+    n = x.size
+    m = _trailing_medians(x, width, max(2, width // 2))
+    d: Values = np.full(n, np.nan)
+    if n > width:
+        d[1 : n - width + 1] = m[width:n] - m[0 : n - width]
+    return d
+
+
+def _robust_scale(x: Values) -> float:
+    fin = x[np.isfinite(x)]
+    if fin.size < 10:
+        return float("nan")
+    return 1.4826 * float(np.median(np.abs(fin - np.median(fin))))
+
+
+def _step_noise(d: Values, width: int) -> float:
+    """The robust scale of a step statistic where there is no step: hours within ``width`` of a value beyond twice
+    the scale are set aside and the scale measured again (a long shift otherwise fills much of the statistic)."""
+    scale = _robust_scale(d)
+    for _ in range(3):
+        if not np.isfinite(scale) or scale <= 0:
+            break
+        with np.errstate(invalid="ignore"):
+            big = np.abs(d) > 2 * scale
+        near = _expand(big, width) | _expand(big[::-1], width)[::-1]
+        again = _robust_scale(np.where(near, np.nan, d))
+        if not np.isfinite(again):
+            break
+        scale = again
+    return scale
+
+
+def _level(x: npt.NDArray[np.float64], min_count: int) -> Values:
+    """Per row: the median of ``x`` where at least ``min_count`` values exist, NaN otherwise."""
+    out: Values = np.full(x.shape[0], np.nan)
+    ok = np.isfinite(x).sum(axis=1) >= min_count
+    if ok.any():
+        out[ok] = np.nanmedian(x[ok], axis=1)
+    return out
+
+
+def _steps(d: Values, lo: Values, thr: float, bridge: int) -> list[int]:
+    """Hours of the steps of a consensus step statistic ``d``: the peak of each run where ``|d| > thr`` and every
+    reference moved the same way by more than half of it (``lo``: the smallest |D| over the references, signed like
+    ``d``)."""
+    out: list[int] = []
+    for sign in (-1, 1):
+        with np.errstate(invalid="ignore"):
+            mask = (sign * d > thr) & (sign * lo > 0.5 * thr)
+        for i0, i1 in runs(mask, 1, bridge=bridge):
+            seg = np.where(mask[i0:i1], sign * d[i0:i1], -np.inf)
+            out.append(i0 + int(np.argmax(seg)))
+    return sorted(out)
+
+
+def _usual_level(
+    lr: npt.NDArray[np.float64],
+    spans: list[tuple[int, int]],
+    levels: list[Values],
+    thr: float,
+    width: int,
+    need: int,
+) -> Values:
+    """The usual log ratios among neighbouring stretches (``spans``, clipped to the context; ``levels``: their
+    medians): those of the group of stretches at one level (within ``thr`` / 2) that covers the most hours, the
+    earliest group on a tie; NaN where that group covers fewer than ``need`` hours (a usual level is what most of
+    the time shows) or has too few values."""
+    best: tuple[int, int] | None = None
+    members: list[int] = []
+    for j, lj in enumerate(levels):
+        group = [k for k, lk in enumerate(levels) if float(np.mean(np.abs(lk - lj))) < 0.5 * thr]
+        hours = sum(spans[k][1] - spans[k][0] for k in group)
+        key = (hours, -spans[j][0])
+        if best is None or key > best:
+            best, members = key, group
+    if not members or best is None or best[0] < need:
+        return np.full(lr.shape[0], np.nan)
+    cols = np.concatenate([np.arange(*spans[k]) for k in members])
+    return _level(lr[:, cols], max(2, min(width, cols.size // 2)))
+
+
 @register(
     "ratio_shift",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="斜率/截距/量程篡改（比例突变）",
     title_en="slope, intercept or range tampering (ratio shift)",
     source="qc.md F2 (175号 Art. 4(8),(9)); saqc flagChangePoints",
     params=(
-        Param("min_hours", 12, "shortest shifted run reported, hours", 1),
-        Param("min_log_shift", 0.25, "smallest shift of log(ratio) (0.25 ≈ 22 %)", 0),
-        Param("robust_k", 3.0, "shift above this many robust scales of the hourly log ratio", 0),
-        Param("smooth_hours", 6, "hours in the rolling mean of the log ratio", 1),
+        Param("min_hours", 12, "shortest shifted stretch reported, hours", 1),
+        Param("min_log_shift", 0.2, "smallest shift of log(ratio) (0.2 ≈ 18 %)", 0),
+        Param("robust_k", 4.0, "shift above this many robust scales of the step statistic", 0),
+        Param("smooth_hours", 12, "hours of the medians on each side of a step (and twice this, too)", 2),
+        Param("context_hours", 72, "hours of the neighbouring stretches that give the usual ratio", 6),
+        Param(
+            "report_up",
+            False,
+            "also report upward shifts that return (they raise reported emissions; an upset does too)",
+        ),
     ),
 )
 def ratio_shift(pd: PointData, p: Params) -> list[Finding]:
-    """A pollutant whose hourly ratio to every other channel of the point (the other pollutants and the flow) moves
-    away from its usual value, in the same direction, for ``min_hours`` or more: the analyser's slope, intercept or
-    range was changed while the process stayed the same.  Needs at least two reference channels; the pollutant whose
-    ratios to all references moved is the one named."""
+    """A pollutant whose hourly ratio to every other channel of the point (the other pollutants; the flow when they
+    are fewer than two) steps down from its usual value and stays there for ``min_hours`` or more: the analyser's
+    slope, intercept or range was changed while the process stayed the same (a change of load moves every channel
+    together and leaves the ratios alone).  Steps are where the median log ratio of the ``smooth_hours`` after an
+    hour differs from that of the ``smooth_hours`` before it (at that scale and at twice it) by more than
+    ``robust_k`` robust scales of that difference over the point's own history, and by ``min_log_shift``, to every
+    reference the same way.  The steps cut the data into stretches; a stretch is reported when its ratios lie below
+    the usual ones — those of most of the neighbouring hours (up to ``context_hours`` on each side, and at least as
+    many hours as the stretch) — by as much.  The pollutant whose ratios to all references moved is the one named;
+    values below five resolution steps count as five steps (an intercept pulled to zero still shows).  Upward
+    stretches are reported only with ``report_up``: they do not hide emissions, and a genuine upset of one
+    pollutant looks the same."""
     if pd.minute is None:
         return []
     flow = pd.flow_code()
@@ -233,63 +404,107 @@ def ratio_shift(pd: PointData, p: Params) -> list[Finding]:
     if len(refs_all) < 3:
         return []
     hours, h = _hourly_matrix(pd, refs_all)
-    w = int(p["smooth_hours"])
+    n = hours.size
+    logs: dict[str, Values] = {}
+    for c in refs_all:
+        floor = 5 * max(pd.resolution(c), 1e-9)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logs[c] = np.where(np.isfinite(h[c]), np.log(np.maximum(h[c], floor)), np.nan)
+    base_w = int(p["smooth_hours"])
+    ctx = int(p["context_hours"])
     out: list[Finding] = []
     for code in pollutants:
         refs = [r for r in refs_all if r != code]
         if len(refs) < 2:
             continue
-        floor_c = 5 * max(pd.resolution(code), 1e-9)
-        shifted: list[Values] = []
-        for r in refs:
-            floor_r = 5 * max(pd.resolution(r), 1e-9)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ok = (h[code] > floor_c) & (h[r] > floor_r)
-                lr = np.where(ok, np.log(h[code]) - np.log(h[r]), np.nan)
-            if np.isfinite(lr).sum() < 48:
-                break
-            base = float(np.nanmedian(lr))
-            scale = 1.4826 * float(np.nanmedian(np.abs(lr - base)))
-            dev = rolling_mean(lr - base, w)
-            thr = max(p["min_log_shift"], p["robust_k"] * scale)
-            with np.errstate(invalid="ignore"):
-                shifted.append(np.where(dev > thr, 1.0, np.where(dev < -thr, -1.0, 0.0)))
-        else:
-            if not shifted:
+        lr = np.vstack([logs[code] - logs[r] for r in refs])
+        if (np.isfinite(lr).sum(axis=1) < max(48, 4 * base_w)).any():
+            continue
+        found: list[tuple[int, int, int, float, list[float]]] = []
+        for w in (base_w, 2 * base_w):
+            if n < 4 * w:
                 continue
-            stack = np.vstack(shifted)
-            up = (stack == 1.0).all(axis=0)
-            down = (stack == -1.0).all(axis=0)
-            for mask, direction in ((down, "down"), (up, "up")):
-                for i0, i1 in runs(mask, int(p["min_hours"]), bridge=2):
-                    # the rolling mean lags: the shift began up to w − 1 hours before the first flagged hour
-                    j0 = max(0, i0 - w + 1)
-                    before = h[code][max(0, j0 - 72) : j0]
-                    during = h[code][j0:i1]
-                    factor = (
-                        float(np.nanmedian(during) / np.nanmedian(before))
-                        if np.isfinite(before).any()
-                        else float("nan")
-                    )
-                    out.append(
-                        Finding(
-                            pd.mn,
-                            code,
-                            "ratio_shift",
-                            "tampering",
-                            "high",
-                            int(hours[j0]),
-                            int(hours[i1 - 1]) + 3600,
-                            f"{code} 与其他通道的比例{'下降' if direction == 'down' else '上升'}，工况未变 | "
-                            f"ratio to every other channel shifted {direction} (×{factor:.2f}) without a process change",
-                            {
-                                "references": refs,
-                                "direction": direction,
-                                "level_factor": num(factor),
-                                "rule": f"|Δ log ratio| > max({p['min_log_shift']}, {p['robust_k']}×scale) to all references for ≥ {p['min_hours']} h",
-                            },
-                        )
-                    )
+            d = np.vstack([_step_statistic(row, w) for row in lr])
+            with np.errstate(invalid="ignore"):
+                dm = d.mean(axis=0)
+                lo = np.where(dm >= 0, d.min(axis=0), d.max(axis=0))
+            scale = _step_noise(dm, w)
+            if not np.isfinite(scale):
+                continue
+            thr = max(p["min_log_shift"], p["robust_k"] * scale)
+            cuts = sorted({0, n, *_steps(dm, lo, thr, bridge=w // 2)})
+            segments = list(itertools.pairwise(cuts))
+            levels = [_level(lr[:, a:b], max(2, min(b - a, int(p["min_hours"])) // 2)) for a, b in segments]
+            for i, (a, b) in enumerate(segments):
+                if b - a < p["min_hours"] or not np.isfinite(levels[i]).all():
+                    continue
+                # the usual ratio: the level of most of the neighbouring hours (other stretches within the context)
+                near = [
+                    (j, max(x, a - ctx), min(y, b + ctx))
+                    for j, (x, y) in enumerate(segments)
+                    if j != i and min(y, b + ctx) > max(x, a - ctx) and np.isfinite(levels[j]).all()
+                ]
+                if not near:
+                    continue
+                usual = _usual_level(
+                    lr,
+                    [(x, y) for _, x, y in near],
+                    [levels[j] for j, _, _ in near],
+                    thr,
+                    w,
+                    min(b - a, ctx),
+                )
+                if np.isfinite(usual).sum() < usual.size:
+                    continue
+                shift = levels[i] - usual
+                sign = -1 if float(shift.mean()) < 0 else 1
+                if sign * float(shift.mean()) <= thr or (sign * shift <= 0.5 * thr).any():
+                    continue
+                if sign > 0 and (not p["report_up"] or i == 0 or i == len(segments) - 1):
+                    continue  # an upward stretch at either end is more likely the other side of a drop
+                if any(a < y and b > x for x, y, *_ in found):
+                    continue  # the same stretch, seen at the other scale
+                found.append((a, b, sign, thr, [float(x) for x in shift]))
+        merged: list[tuple[int, int, int, float, list[float]]] = []
+        for item in sorted(found):
+            last = merged[-1] if merged else None
+            if last is not None and last[2] == item[2] and item[0] <= last[1]:
+                merged[-1] = (last[0], max(last[1], item[1]), last[2], last[3], last[4])
+            else:
+                merged.append(item)
+        for a, b, sign, thr, moved in merged:
+            direction = "down" if sign < 0 else "up"
+            before = h[code][max(0, a - ctx) : a]  # for the evidence only
+            during = h[code][a:b]
+            factor = (
+                float(np.nanmedian(during) / np.nanmedian(before))
+                if np.isfinite(before).any() and np.isfinite(during).any()
+                else float("nan")
+            )
+            ratio = float(np.exp(np.mean(moved)))
+            out.append(
+                Finding(
+                    pd.mn,
+                    code,
+                    "ratio_shift",
+                    "tampering",
+                    "high",
+                    int(hours[a]),
+                    int(hours[b - 1]) + 3600,
+                    f"{code} 与其他通道的比例{'下降' if direction == 'down' else '上升'}，工况未变 | "
+                    f"ratio to every other channel shifted {direction} (×{ratio:.2f}) without a process change",
+                    {
+                        "references": refs,
+                        "direction": direction,
+                        "ratio_factor": num(ratio),
+                        "log_shifts": [num(x) for x in moved],
+                        "level_factor": num(factor),
+                        "threshold": num(thr),
+                        "rule": f"median log ratio to all references steps by > max({p['min_log_shift']}, "
+                        f"{p['robust_k']}×scale) and stays for ≥ {p['min_hours']} h",
+                    },
+                )
+            )
     return out
 
 
@@ -690,7 +905,7 @@ def _matches(
 
 @register(
     "replay",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="数据回放（复制其他时段数据）",
     title_en="replayed data (copied from another period)",
@@ -708,13 +923,15 @@ def _matches(
 )
 def replay(pd: PointData, p: Params) -> list[Finding]:
     """Runs of ``window`` consecutive valid values that repeat exactly, at the same time offset on at least
-    ``min_channels`` analyser channels, data of an earlier period of the same point: the later copy is reported
-    with the period it was copied from.  Constant stretches are ignored (see flat line)."""
+    ``min_channels`` channels (analysers or process channels: flow, temperature, pH …), data of an earlier period
+    of the same point: the later copy is reported with the period it was copied from.  Constant stretches are
+    ignored (see flat line).  Process channels count too: a replayed record repeats them as well, and they still
+    vary where the analysers are coarse or flagged (a copied calibration or maintenance)."""
     s = pd.minute
     if s is None:
         return []
     k = int(p["window"])
-    codes = pd.analysers() + ([O2_CODE] if O2_CODE in s.channels and O2_CODE not in pd.analysers() else [])
+    codes = pd.codes()
     need = min(int(p["min_channels"]), len(codes))
     votes: dict[tuple[int, int], set[str]] = {}
     for code in codes:
@@ -773,9 +990,14 @@ def _jump(v: Values, i0: int, i1: int) -> float:
     return float(np.mean(fin) / typical) if fin else float("nan")
 
 
+def _finite_mean(xs: list[float]) -> float:
+    fin = [x for x in xs if np.isfinite(x)]
+    return float(np.mean(fin)) if fin else float("nan")
+
+
 @register(
     "cross_point_copy",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="不同点位数据雷同",
     title_en="data identical across points",
@@ -790,7 +1012,8 @@ def _jump(v: Values, i0: int, i1: int) -> float:
 def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
     """Stretches of ``window`` consecutive valid values that are identical at two different points, on at least
     ``min_channels`` channels with the same code and time offset.  The point whose stretch breaks off from its own
-    surroundings is named as the copy (both are named when that cannot be told)."""
+    surroundings is named as the copy; the stretches of one pair and offset that gaps cut apart are one copy, named
+    by whichever of them tells (both points are named when none does)."""
     k = int(p["window"])
     index: list[tuple[int, str, npt.NDArray[np.uint64], Mask]] = []
     for n, pd in enumerate(points):
@@ -830,18 +1053,28 @@ def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
         for i in starts:
             mask[i : i + k] = True
         chans = sorted(set().union(*(per[i] for i in starts)))
+        pieces: list[tuple[int, int, int, int, float, float, str]] = []
         for i0, i1 in runs(mask, k):
             j0 = i0 + (sa.start - sb.start + off) // sb.step
             j1 = j0 + (i1 - i0)
-            ja = np.nanmean([_jump(sa.channels[c].avg, i0, i1) for c in chans])
-            jb = np.nanmean([_jump(sb.channels[c].avg, j0, j1) for c in chans])
-            named = []
+            ja = _finite_mean([_jump(sa.channels[c].avg, i0, i1) for c in chans])
+            jb = _finite_mean([_jump(sb.channels[c].avg, j0, j1) for c in chans])
             if not (np.isfinite(ja) and np.isfinite(jb)) or (ja < 2 * jb and jb < 2 * ja):
-                named = [(a, i0, i1, b, j0), (b, j0, j1, a, i0)]
-            elif ja > jb:
-                named = [(a, i0, i1, b, j0)]
+                side = "both"
             else:
-                named = [(b, j0, j1, a, i0)]
+                side = "a" if ja > jb else "b"
+            pieces.append((i0, i1, j0, j1, ja, jb, side))
+        # pieces of one copy (same pair and offset, cut by gaps) are one act: where some piece tells the copy, the
+        # pieces that cannot tell are the same point's
+        told = {x[6] for x in pieces} - {"both"}
+        for i0, i1, j0, j1, jump_a, jump_b, side in pieces:
+            if side == "both" and len(told) == 1:
+                side = next(iter(told))
+            named = []
+            if side in ("a", "both"):
+                named.append((a, i0, i1, b, j0))
+            if side in ("b", "both"):
+                named.append((b, j0, j1, a, i0))
             for me, k0, k1, other, o0 in named:
                 ms = me.minute
                 os_ = other.minute
@@ -861,7 +1094,7 @@ def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
                             "other_mn": other.mn,
                             "other_start": int(os_.start + os_.step * o0),
                             "channels": chans,
-                            "discontinuity": num(float(ja if me is a else jb)),
+                            "discontinuity": num(jump_a if me is a else jump_b),
                             "rule": f"{k} consecutive values identical on ≥ {need} channel(s)",
                         },
                     )

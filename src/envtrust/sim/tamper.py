@@ -786,7 +786,9 @@ class TamperedModel(PointModel):
     # -- labels --------------------------------------------------------------------------------------------------
 
     def labels(self) -> list[dict[str, Any]]:
-        """The labels of this point's injections and honest gaps (see :func:`label`)."""
+        """The labels of this point's injections and honest gaps (see :func:`label`).  An ``exceedance`` label also
+        lists in ``hours_unreceived`` those of its ``hours`` whose data never reach a receiver (the hourly frame
+        and more than 15 of the minute frames lost in network gaps): no checker can find them."""
         out: list[dict[str, Any]] = []
         for inj in self.injections:
             if inj.scenario == "false_flag":
@@ -805,7 +807,10 @@ class TamperedModel(PointModel):
                 out.append(self._label(inj, inj.start, inj.end, inj.detail, hours))
             elif inj.scenario == "exceedance":
                 hours = exceedance_hours(self, inj.pollutant or "", inj.start, inj.end, self.minute)
-                out.append(self._label(inj, inj.start, inj.end, inj.detail, hours))
+                label = self._label(inj, inj.start, inj.end, inj.detail, hours)
+                j = self.index[inj.pollutant or ""]
+                label["hours_unreceived"] = [iso_local(self, h) for h in hours if not self._received(j, h)]
+                out.append(label)
             else:
                 detail = dict(inj.detail)
                 if inj.scenario == "spike":
@@ -826,6 +831,18 @@ class TamperedModel(PointModel):
                 }
             )
         return out
+
+    def _received(self, j: int, h: int) -> bool:
+        """Whether the data of pollutant channel ``j`` for the hour starting at ``h`` reach a receiver: its hourly
+        (2061) frame, or at least 45 minute (2051) frames flagged N, not lost in a network gap."""
+        if not self.omitted("2061", float(h), float(h + _HOUR)):
+            return True
+        received = sum(
+            1
+            for m in range(h // 60, h // 60 + 60)
+            if self.minute(m).flags[j] == "N" and not self.omitted("2051", 60.0 * m, 60.0 * m + 60)
+        )
+        return received >= 45
 
     def _label(
         self, inj: Injection, a: int, b: int, detail: Mapping[str, Any], hours: list[int] | None
