@@ -433,6 +433,42 @@ def test_an_hour_with_44_valid_minutes_is_invalid_and_never_exceeds() -> None:
     assert hv and hv[0].evidence["valid_minutes"] == [44]
 
 
+@pytest.mark.parametrize(
+    ("lost", "hourly_flag", "judged"), [("missing", "N", True), ("M", "N", False), ("missing", "M", False)]
+)
+def test_an_hour_whose_minutes_were_lost_is_judged_on_the_loggers_hourly_value(
+    lost: str, hourly_flag: str, judged: bool
+) -> None:
+    """31 minute frames of an exceeding hour arrive, the rest are lost in the network; the logger's hourly frame
+    (2061) arrives with flag N and the hour's average: the hour is judged on it.  Not when the short minutes were
+    flagged (maintenance is not a transmission loss) nor when the hourly value itself is not valid."""
+    h0 = 2 * DAY + 600
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a19001"][h0 : h0 + 60] = 6.0
+        v["a21026"][h0 : h0 + 60] = 80.0
+        if lost == "missing":
+            for c in v:
+                if not c.startswith("~"):
+                    v[c][h0 + 31 : h0 + 60] = np.nan
+        else:
+            f["a21026"][h0 + 31 : h0 + 60] = lost
+
+    pd = make_gas(4, edit=edit)
+    hours = qc.SeriesBuilder()
+    t = START + 60 * h0
+    hours.add(t, "a21026", 80.0, 70.0, 90.0, 80.0, hourly_flag, float(t + 3700))
+    pd = PointData(pd.info, pd.minute, hours.build(3600))
+    hits = [h for h in run(pd) if h.check == "exceedance_hour"]
+    if not judged:
+        assert not hits
+        return
+    [hit] = hits
+    assert hit.start == t and hit.evidence["hours"] == [
+        {"start": t, "value": 80.0, "valid_minutes": 60, "source": "hourly frame (2061)"}
+    ]
+
+
 def test_time_shift_against_the_process() -> None:
     def edit(v, f, t):  # type: ignore[no-untyped-def]
         for c in ("a21026", "a21002", "a34013"):

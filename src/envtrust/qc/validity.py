@@ -13,7 +13,7 @@ import numpy as np
 
 from .catalogue import Finding, Param, Params, register
 from .common import fmt, minute_findings, num
-from .data import O2_CODE, Aggregate, PointData, runs
+from .data import O2_CODE, Aggregate, Mask, PointData, runs
 
 __all__: list[str] = []
 
@@ -338,15 +338,42 @@ def _reported_hourly(pd: PointData, code: str) -> Aggregate | None:
     return Aggregate(h.times, np.where(ok, 60, 0).astype(np.int64), mean, np.where(ok, conv, np.nan), 60)
 
 
-def _hourly_for_limit(pd: PointData, code: str) -> Aggregate | None:
-    if pd.minute is not None and code in pd.minute.channels:
-        return pd.hourly(code)
-    return _reported_hourly(pd, code)
+def _hourly_for_limit(pd: PointData, code: str, min_valid_minutes: int) -> tuple[Aggregate, Mask] | None:
+    """Hourly averages to judge against the limit, and which hours come from the logger's hourly frames.
+
+    From the minute data where they are complete enough; where an hour falls short only because minute frames were
+    lost in transmission (valid plus missing minutes would have been enough) and the logger's hourly value (2061)
+    arrived valid, that value is used — the logger computed it from the minutes the network lost.  Without minute
+    data for the code, the hourly frames alone."""
+    reported = _reported_hourly(pd, code)
+    if pd.minute is None or code not in pd.minute.channels:
+        if reported is None:
+            return None
+        return reported, np.ones(reported.start.size, dtype=bool)
+    agg = pd.hourly(code)
+    used = np.zeros(agg.start.size, dtype=bool)
+    if reported is None or agg.start.size == 0:
+        return agg, used
+    _, idx = pd.hour_grid()
+    lost = np.bincount(idx[~pd.minute.present], minlength=agg.start.size)
+    need = min_valid_minutes / 60.0 * agg.expected
+    short = (agg.count < need) & (agg.count + lost >= need)
+    pos = np.searchsorted(reported.start, agg.start)
+    pos = np.minimum(pos, reported.start.size - 1)
+    match = (reported.start[pos] == agg.start) & (reported.count[pos] > 0) & np.isfinite(reported.conv[pos])
+    used = short & match
+    if not used.any():
+        return agg, used
+    count, mean, conv = agg.count.copy(), agg.mean.copy(), agg.conv.copy()
+    count[used] = agg.expected
+    mean[used] = reported.mean[pos[used]]
+    conv[used] = reported.conv[pos[used]]
+    return Aggregate(agg.start, count, mean, conv, agg.expected), used
 
 
 @register(
     "exceedance_hour",
-    version=2,
+    version=3,
     category="exceedance",
     title_zh="小时均值超标",
     title_en="hourly average above the limit",
@@ -355,12 +382,14 @@ def _hourly_for_limit(pd: PointData, code: str) -> Aggregate | None:
 )
 def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
     """Valid hours (≥ ``min_valid_minutes`` valid minutes) whose average converted concentration (reference O2 for
-    flue gas) exceeds the point's limit; consecutive exceeding hours form one finding listing every hour."""
+    flue gas) exceeds the point's limit; consecutive exceeding hours form one finding listing every hour.  An hour
+    whose minute frames were lost in transmission is judged on the logger's valid hourly value (2061) instead."""
     out: list[Finding] = []
     for code, limit in sorted(pd.info.limits.items()):
-        agg = _hourly_for_limit(pd, code)
-        if agg is None or agg.start.size == 0:
+        got = _hourly_for_limit(pd, code, p["min_valid_minutes"])
+        if got is None or got[0].start.size == 0:
             continue
+        agg, reported = got
         valid = agg.count >= p["min_valid_minutes"] / 60.0 * agg.expected
         valid &= agg.start + 3600 <= pd.complete_until()  # an hour is judged once it is over
         with np.errstate(invalid="ignore"):
@@ -386,6 +415,7 @@ def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
                                 "value": num(float(agg.conv[i])),
                                 "valid_minutes": int(agg.count[i]),
                             }
+                            | ({"source": "hourly frame (2061)"} if reported[i] else {})
                             for i in range(i0, i1)
                         ],
                         "reference_o2": pd.info.reference_o2,
@@ -398,7 +428,7 @@ def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
 
 @register(
     "exceedance_day",
-    version=2,
+    version=3,
     category="exceedance",
     title_zh="日均值超标",
     title_en="daily average above the limit",
@@ -413,9 +443,10 @@ def exceedance_day(pd: PointData, p: Params) -> list[Finding]:
     exceeds the limit."""
     out: list[Finding] = []
     for code, limit in sorted(pd.info.limits.items()):
-        agg = _hourly_for_limit(pd, code)
-        if agg is None or agg.start.size == 0:
+        got = _hourly_for_limit(pd, code, p["min_valid_minutes"])
+        if got is None or got[0].start.size == 0:
             continue
+        agg = got[0]
         valid = agg.count >= p["min_valid_minutes"] / 60.0 * agg.expected
         days = pd.local_floor(agg.start, 86400)
         for day in np.unique(days).tolist():
