@@ -7,10 +7,11 @@ Run: ``.venv/bin/python bench/alarms.py [--points 100] [--history-days 1] [--rat
 2. A gateway with the streaming monitor runs in this process (real TCP, a real SQLite file, the whole catalogue).
    The first ``--history-days`` are sent as a back-fill (as loggers do after an outage): frames/s of storing and
    checking together.
-3. The rest is replayed at ``--rate`` frames/s (time compressed: many points' minutes per second) while a watcher
-   polls the alarm table every 2 ms.  For every exceedance hour that opens or extends an alarm, the latency is the
-   time from the acknowledgement of the frame that completed the hour (the first frame of the point after that
-   hour: the checker judges an hour when it is over) to the first poll that sees the alarm cover it.
+3. The rest is replayed at ``--rate`` frames/s (time compressed: many points' minutes per second, each point over
+   its own connection, waiting for each reply as a logger does), while a probe point sends ``--probe-rate`` minute
+   frames/s whose odd hours exceed its SO2 limit threefold.  A watcher polls the alarm table every 2 ms; the
+   latency of each exceeding hour is the time from the acknowledgement of the frame that completes it (its last
+   minute: the checker judges an hour once it is over) to the first poll that sees an alarm cover it.
 4. The monitor's own numbers: evaluations, evaluation cost, commit → alarms-written latency of each batch.
 
 Prints a table and writes ``alarms.json`` into ``--out`` (default ``bench/out``).  No assertion on times: this
@@ -22,12 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ from envtrust.alarms.book import AlarmBook
 from envtrust.alarms.monitor import Monitor
 from envtrust.alarms.process import MonitorProcess
 from envtrust.ingest.server import Gateway
+from envtrust.registry import Point
 from envtrust.services import Ingest, to_utc_epoch
 from envtrust.sim.offline import generate_log, plan_fleet
 from envtrust.sim.synthetic import synthetic_registry
@@ -78,19 +82,19 @@ async def _backfill(port: int, frames: list[bytes]) -> float:
     return time.perf_counter() - t0
 
 
-async def _replay(port: int, frames: list[tuple[str, bytes]], rate: float, on_ack: Any) -> float:
-    """Each point's frames over its own connection, as its logger sends them: frame ``i`` of the whole replay is
-    due at ``i / rate`` seconds, and a logger waits for the reply before its next frame.  Returns seconds."""
-    by_point: dict[str, list[tuple[int, bytes]]] = {}
-    for i, (mn, f) in enumerate(frames):
-        by_point.setdefault(mn, []).append((i, f))
+async def _replay(port: int, frames: list[tuple[float, str, bytes]], on_ack: Any) -> float:
+    """Each point's frames over its own connection, as its logger sends them: frame ``k`` is due ``frames[k][0]``
+    seconds after the start, and a logger waits for the reply before its next frame.  Returns seconds."""
+    by_point: dict[str, list[tuple[int, float, bytes]]] = {}
+    for k, (due, mn, f) in enumerate(frames):
+        by_point.setdefault(mn, []).append((k, due, f))
     t0 = time.perf_counter()
 
-    async def logger(items: list[tuple[int, bytes]]) -> None:
+    async def logger(items: list[tuple[int, float, bytes]]) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         decoder = hj212.Decoder()
-        for i, f in items:
-            delay = t0 + i / rate - time.perf_counter()
+        for k, due, f in items:
+            delay = t0 + due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             writer.write(f)
@@ -101,12 +105,54 @@ async def _replay(port: int, frames: list[tuple[str, bytes]], rate: float, on_ac
                 if not data:
                     raise ConnectionError("gateway closed the connection")
                 replied = any(isinstance(e, hj212.Frame) for e in decoder.feed(data))
-            on_ack(i, time.perf_counter())
+            on_ack(k, time.perf_counter())
         writer.close()
         await writer.wait_closed()
 
     await asyncio.gather(*(logger(items) for items in by_point.values()))
     return time.perf_counter() - t0
+
+
+def _probe_frames(point: Point, start: datetime, n: int) -> list[tuple[bytes, int, bool]]:
+    """Minute frames of the probe point: SO2 well under its limit in even hours, three times the limit in odd
+    ones, a little noise; ``(frame, data time, completes an exceeding hour)``."""
+    limit = point.limits.get("a21026", 35.0)
+    out = []
+    for m in range(n):
+        t = start + timedelta(minutes=m)
+        hour = m // 60
+        wobble = math.sin(m * 1.7) + 0.5 * math.sin(m * 0.31)
+        so2 = (3.0 if hour % 2 else 0.4) * limit + wobble
+        values = {
+            "a21026": so2,
+            "a19001": (point.reference_o2 or 6.0) + 0.1 * wobble,
+            "a00000": 1e5 + 500 * wobble,
+        }
+        items = [
+            hj212.Item(
+                code,
+                {"Avg": f"{v:.2f}", "Min": f"{v * 0.95:.2f}", "Max": f"{v * 1.05:.2f}", "Flag": "N"},
+                code,
+            )
+            for code, v in values.items()
+        ]
+        frame = hj212.upload(
+            qn=t.strftime("%Y%m%d%H%M%S") + "000",
+            st="31",
+            cn="2051",
+            pw=point.pw or "123456",
+            mn=point.mn,
+            data_time=t.strftime("%Y%m%d%H%M%S"),
+            items=items,
+        )
+        out.append(
+            (
+                frame,
+                to_utc_epoch(t, point.timezone),
+                m % 60 == 59 and hour % 2 == 1,  # the last minute ends the hour
+            )
+        )
+    return out
 
 
 def main() -> None:
@@ -116,7 +162,13 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="replayed frames per second")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the replay")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--mode", choices=("process", "thread"), default="process", help="where the checks run")
+    ap.add_argument(
+        "--mode",
+        choices=("process", "thread", "none"),
+        default="process",
+        help="where the checks run (none: baseline)",
+    )
+    ap.add_argument("--probe-rate", type=float, default=4.0, help="frames per second of the probe point")
     ap.add_argument("--out", type=Path, default=ROOT / "out")
     args = ap.parse_args()
     console = Console()
@@ -140,19 +192,20 @@ def main() -> None:
             t = to_utc_epoch(datetime.strptime(dt.group(1).decode(), "%Y%m%d%H%M%S"), zone) if dt else 0
             (history if t < cut else replay).append((t, line))
         replay = replay[: int(args.rate * args.seconds)]
-        # the frame that completes each point's hour: its first minute frame at or after the hour's end
+        # the probe: a gas point of its own whose odd hours exceed; the first minute after such an hour completes it
+        gas = next(p for p in points if p.medium == "gas" and "a21026" in p.limits)
+        probe = replace(gas, mn="PROBE" + gas.mn[5:], name="probe")
+        probe_start = (local_now - timedelta(hours=12)).replace(minute=0)
+        probe_frames = _probe_frames(probe, probe_start, int(args.probe_rate * args.seconds))
+        scheduled = [(i / args.rate, _MN.search(f).group(1).decode(), f) for i, (_, f) in enumerate(replay)]  # type: ignore[union-attr]
         triggers: dict[int, tuple[str, int]] = {}
-        seen_hour: dict[str, int] = {}
-        for i, (t, line) in enumerate(replay):
-            cn = _CN.search(line)
-            if not cn or cn.group(1) != b"2051":
-                continue
-            mn = _MN.search(line).group(1).decode()  # type: ignore[union-attr]
-            hour = t - t % 3600
-            if seen_hour.get(mn) is not None and hour > seen_hour[mn]:
-                triggers[i] = (mn, hour)  # completes the hours before `hour`
-            seen_hour[mn] = hour
-        result = asyncio.run(_run(Path(tmp) / "bench.db", points, history, replay, triggers, args, console))
+        for j, (f, t, completes) in enumerate(probe_frames):
+            if completes:
+                triggers[len(scheduled)] = (probe.mn, t - 59 * 60)
+            scheduled.append((j / args.probe_rate, probe.mn, f))
+        result = asyncio.run(
+            _run(Path(tmp) / "bench.db", [*points, probe], history, scheduled, triggers, args, console)
+        )
     result |= {
         "mode": args.mode,
         "points": args.points,
@@ -175,7 +228,7 @@ async def _run(
     db: Path,
     points: list[Any],
     history: list[tuple[int, bytes]],
-    replay: list[tuple[int, bytes]],
+    replay: list[tuple[float, str, bytes]],
     triggers: dict[int, tuple[str, int]],
     args: argparse.Namespace,
     console: Console,
@@ -188,8 +241,14 @@ async def _run(
             monitor = Monitor(store, AlarmBook(store), qc.configure(), ingest.points)
         else:
             monitor = MonitorProcess(f"sqlite:///{db}")
-        gw = Gateway(ingest, "127.0.0.1", 0, monitor=monitor)
+        gw = Gateway(ingest, "127.0.0.1", 0, monitor=None if args.mode == "none" else monitor)
         await gw.start()
+        if args.mode == "none":  # the baseline: storing and acknowledging only
+            try:
+                t_hist = await _backfill(gw.port, [f for _, f in history])
+            finally:
+                await gw.close()
+            return {"backfill_frames_per_s": len(history) / t_hist, "backfill_store_s": t_hist}
         try:
             with console.status(f"back-filling {len(history)} frames"):
                 t_hist = await _backfill(gw.port, [f for _, f in history])
@@ -216,8 +275,7 @@ async def _run(
             lat0 = len(before.latencies_ms)
             evals0, cost0 = before.evaluations, before.evaluation_s
             with console.status(f"replaying {len(replay)} frames at {args.rate:g}/s"):
-                frames = [(_MN.search(f).group(1).decode(), f) for _, f in replay]  # type: ignore[union-attr]
-                t_replay = await _replay(gw.port, frames, args.rate, lambda i, t: acks.__setitem__(i, t))
+                t_replay = await _replay(gw.port, replay, lambda i, t: acks.__setitem__(i, t))
                 await asyncio.to_thread(monitor.wait_idle, 600)
                 await asyncio.sleep(0.1)
             stop.set()
@@ -230,7 +288,7 @@ async def _run(
             await gw.close()
     latencies = []
     for i, (mn, hour) in triggers.items():
-        seen = first_seen.get((mn, hour - 3600))
+        seen = first_seen.get((mn, hour))
         if seen is not None and i in acks:
             latencies.append((seen - acks[i]) * 1000)
     return {
