@@ -79,3 +79,34 @@ def test_rate_of_change_and_time_gap() -> None:
     assert basic.time_gap(t, 3600).tolist() == [GOOD, GOOD, GOOD, GOOD, FAIL]
     assert basic.duplicate_time(np.array([1, 2, 2, 3])).tolist() == [GOOD, SUSPECT, SUSPECT, GOOD]
     assert basic.future_time(np.array([0, 1000]), now=500, tolerance=100).tolist() == [GOOD, FAIL]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=arrays(np.float64, st.integers(0, 60), elements=st.floats(-50, 150) | st.just(np.nan)),
+    chunk=st.integers(1, 9),
+)
+def test_chunked_elementwise_tests_equal_whole_array_ones(values: np.ndarray, chunk: int) -> None:
+    """Gross range, rate of change and time gap run chunk by chunk (for the CPU cache): every chunk boundary must
+    give what one pass over the whole array gives."""
+    times = 1.7e9 + 60.0 * np.cumsum(1 + (np.arange(values.size) % 7 == 3) * 90)
+    gap_times = times.copy()
+    gap_times[np.isnan(values)] = np.nan  # missing timestamps where the values are missing
+
+    def all_three() -> list[np.ndarray]:
+        return [
+            basic.gross_range(values, (0, 100), (10, 90)),
+            basic.rate_of_change(times, values, 0.05, 0.17),
+            basic.time_gap(gap_times, 3600),
+            basic.time_gap(times.astype(np.int64), 3600),
+        ]
+
+    whole = all_three()
+    saved = basic._CHUNK
+    basic._CHUNK = chunk
+    try:
+        chunked = all_three()
+    finally:
+        basic._CHUNK = saved
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.tolist() == b.tolist()

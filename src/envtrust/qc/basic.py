@@ -35,20 +35,39 @@ def _span(pair: tuple[float, float], name: str) -> tuple[float, float]:
     return lo, hi
 
 
+_CHUNK = 1 << 16  # elementwise tests run chunk by chunk so that their temporaries stay in the CPU cache
+
+
 def gross_range(
     values: Values, fail_span: tuple[float, float], suspect_span: tuple[float, float] | None = None
 ) -> FlagArray:
     """FAIL outside ``fail_span``, SUSPECT outside ``suspect_span`` (which must lie inside it); NaN → MISSING."""
     flo, fhi = _span(fail_span, "fail_span")
-    flags = np.full(values.shape, GOOD, dtype=np.uint8)
-    with np.errstate(invalid="ignore"):
-        if suspect_span is not None:
-            slo, shi = _span(suspect_span, "suspect_span")
-            if slo < flo or shi > fhi:
-                raise ValueError(f"suspect_span {suspect_span} must fall within fail_span {fail_span}")
-            flags[(values < slo) | (values > shi)] = SUSPECT
-        flags[(values < flo) | (values > fhi)] = FAIL
-    flags[np.isnan(values)] = MISSING
+    slo, shi = flo, fhi
+    if suspect_span is not None:
+        slo, shi = _span(suspect_span, "suspect_span")
+        if slo < flo or shi > fhi:
+            raise ValueError(f"suspect_span {suspect_span} must fall within fail_span {fail_span}")
+    values = np.asarray(values, dtype=np.float64)
+    flags = np.empty(values.shape, dtype=np.uint8)
+    flat_v, flat_f = values.reshape(-1), flags.reshape(-1)
+    a = np.empty(min(flat_v.size, _CHUNK), dtype=bool)
+    b = np.empty_like(a)
+    # GOOD + (SUSPECT − GOOD)·outside suspect + (FAIL − SUSPECT)·outside fail + (MISSING − GOOD)·NaN
+    for i in range(0, flat_v.size, _CHUNK):
+        v, f = flat_v[i : i + _CHUNK], flat_f[i : i + _CHUNK]
+        x, y = a[: v.size], b[: v.size]
+        np.less(v, slo, out=x)
+        np.greater(v, shi, out=y)
+        np.logical_or(x, y, out=x)
+        np.multiply(x, SUSPECT - GOOD, out=f, casting="unsafe")
+        np.less(v, flo, out=x)
+        np.greater(v, fhi, out=y)
+        np.logical_or(x, y, out=x)
+        np.add(f, x, out=f, casting="unsafe")
+        np.isnan(v, out=x)
+        np.add(f, x * np.uint8(MISSING - GOOD), out=f, casting="unsafe")
+        np.add(f, GOOD, out=f, casting="unsafe")
     return flags
 
 
@@ -131,14 +150,17 @@ def rate_of_change(
 ) -> FlagArray:
     """Rate of change: ``|Δx / Δt|`` (units per second) against the previous value above ``threshold`` → SUSPECT,
     above ``fail_threshold`` → FAIL.  Missing values → MISSING."""
+    n = values.size
     flags = np.full(values.shape, GOOD, dtype=np.uint8)
-    if values.size > 1:
-        roc = np.zeros(values.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            roc[1:] = np.abs(np.diff(values) / np.diff(times.astype(np.float64)))
-            flags[roc > threshold] = SUSPECT
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i in range(1, n, _CHUNK):
+            j = min(n, i + _CHUNK)
+            dt = np.subtract(times[i:j], times[i - 1 : j - 1]).astype(np.float64, copy=False)
+            roc = np.abs(np.subtract(values[i:j], values[i - 1 : j - 1]) / dt)
+            f = flags[i:j]
+            f[roc > threshold] = SUSPECT
             if fail_threshold is not None:
-                flags[roc > fail_threshold] = FAIL
+                f[roc > fail_threshold] = FAIL
     flags[np.isnan(values)] = MISSING
     return flags
 
@@ -146,21 +168,29 @@ def rate_of_change(
 def time_gap(times: Times, fail_span: float = 7200.0) -> FlagArray:
     """Time gap: FAIL on the value that follows a gap longer than ``fail_span`` seconds; the first value takes the
     flag of the second (as ``ioos_qc``)."""
-    t = times.astype(np.float64)
-    flags = np.full(t.shape, GOOD, dtype=np.uint8)
-    if t.size == 0:
+    n = times.size
+    flags = np.full(times.shape, GOOD, dtype=np.uint8)
+    if n == 0:
         return flags
-    missing = np.isnan(t)
-    flags[missing] = MISSING
-    if t.size > 1:
-        gap = np.zeros(t.size, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            gap[1:] = np.diff(t) > fail_span
-        flags[gap] = FAIL
-        after_missing = np.zeros(t.size, dtype=bool)
-        after_missing[1:] = missing[:-1]
-        flags[after_missing & ~missing] = UNKNOWN
-        flags[0] = UNKNOWN if (missing[1] and not missing[0]) else flags[1]
+    floating = times.dtype.kind == "f"
+    with np.errstate(invalid="ignore"):
+        for i in range(0, n, _CHUNK):
+            j = min(n, i + _CHUNK)
+            f = flags[i:j]
+            if i > 0 or j > 1:
+                lo = max(i, 1)
+                gap = np.subtract(times[lo:j], times[lo - 1 : j - 1]) > fail_span
+                f[lo - i :][gap] = FAIL
+            if floating:
+                missing = np.isnan(times[max(i - 1, 0) : j])
+                here = missing[1:] if i > 0 else missing
+                f[here] = MISSING
+                after = missing[:-1] if i > 0 else np.concatenate(([False], missing[:-1]))
+                f[after & ~here] = UNKNOWN
+    if n > 1:
+        first_missing = floating and bool(np.isnan(times[0]))
+        second_missing = floating and bool(np.isnan(times[1]))
+        flags[0] = UNKNOWN if (second_missing and not first_missing) else flags[1]
     return flags
 
 
