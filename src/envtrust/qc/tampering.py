@@ -155,13 +155,14 @@ def _held(v: Values, width: int) -> Mask:
 
 @register(
     "low_variance",
-    version=2,
+    version=3,
     category="tampering",
     title_zh="方差塌缩（平滑数据）",
     title_en="collapsed variance (smoothed data)",
     source="qc.md F1; ioos_qc attenuated_signal_test; saqc flagByVariance",
     params=(
         Param("window_minutes", 60, "window of the variation measures, minutes", 5),
+        Param("min_samples", 60, "values per window at least: coarser data (5-, 10-min) get a longer window", 10),
         Param("factor", 3.0, "variation below the channel's typical variation divided by this", 1),
         Param("min_minutes", 120, "shortest run reported, minutes", 1),
         Param(
@@ -191,7 +192,8 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
     if pd.minute is None:
         return []
     out: list[Finding] = []
-    width = _slots(pd, p["window_minutes"])
+    # a variation measure over a handful of values drops below a third of its typical size by chance alone
+    width = max(_slots(pd, p["window_minutes"]), p["min_samples"])
     run = pd.running()
     for code in pd.analysers():
         ok = pd.valid(code) & run
