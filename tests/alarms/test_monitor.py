@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -152,3 +154,43 @@ def test_a_silent_point_raises_an_offline_alarm(tmp_path: Path, registry_file: P
         [gap] = store.alarms(check="reception_gap")
         assert gap["pollutant"] == "" and "离线" in gap["message"]
         assert gap["start_time"] == int(start.timestamp()) + 3600
+
+
+def test_a_killed_checking_process_is_replaced_and_checks_what_it_missed(
+    tmp_path: Path, registry_file: Path
+) -> None:
+    """kill -9 of the checking process: the watchdog starts another, which reads the windows back from the store,
+    so frames committed while no checker ran still become alarms."""
+    url = f"sqlite:///{tmp_path / 'envtrust.db'}"
+    points = {p.mn: p for p in load_registry(registry_file)}
+    start = hours_ago(4)
+
+    async def main() -> MonitorProcess:
+        with open_store(url) as store:
+            ingest = Ingest(store)
+            ingest.load_registry(list(points.values()))
+            monitor = MonitorProcess(url)
+            gw = Gateway(ingest, "127.0.0.1", 0, monitor=monitor)
+            await gw.start()
+            try:
+                await send(gw.port, frames(start, 1, 12.0))
+                assert await asyncio.to_thread(monitor.wait_idle, 30)
+                pid = monitor.pid()
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+                # an exceeding hour arrives while nobody checks
+                await send(gw.port, frames(start + timedelta(hours=1), 1, 105.0, offset=60))
+                deadline = time.monotonic() + 30
+                while monitor.restarts == 0 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert monitor.restarts == 1 and monitor.pid() != pid
+                await send(gw.port, frames(start + timedelta(hours=2), 1, 12.0, offset=120)[:1])
+                assert await asyncio.to_thread(monitor.wait_idle, 30)
+            finally:
+                await gw.close()
+            return monitor
+
+    asyncio.run(main())
+    with open_store(url) as store:
+        [alarm] = store.alarms(check="exceedance_hour")
+        assert alarm["start_time"] == int((start + timedelta(hours=1)).timestamp())

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -86,7 +87,9 @@ def _child(
 
 class MonitorProcess:
     """The interface of :class:`~envtrust.alarms.monitor.Monitor` (committed, start, stop, wait_idle, stats), with
-    the checking done in a child process."""
+    the checking done in a child process.  A watchdog restarts a child that dies (with fresh queues: a killed
+    process may leave a queue's lock held); the new child reads the windows back from the store, so the frames
+    committed meanwhile are checked too."""
 
     def __init__(
         self, url: str, config: Mapping[str, Any] | None = None, *, link_base: str | None = None
@@ -94,34 +97,64 @@ class MonitorProcess:
         self.url = url
         self.config = dict(config or {})
         self.link_base = link_base
-        ctx = mp.get_context("spawn")  # no fork: the parent has threads and open database connections
-        self._inbox: Any = ctx.Queue()
-        self._outbox: Any = ctx.Queue()
-        self._proc = ctx.Process(
+        self._ctx = mp.get_context("spawn")  # no fork: the parent has threads and open database connections
+        self._lock = threading.Lock()
+        self._inbox: Any = None
+        self._outbox: Any = None
+        self._proc: Any = None
+        self._token = 0
+        self._last = MonitorStats()
+        self._stopping = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self.restarts = 0
+
+    def _spawn(self, timeout: float = 60.0) -> None:
+        inbox, outbox = self._ctx.Queue(), self._ctx.Queue()
+        proc = self._ctx.Process(
             target=_child,
-            args=(url, self.config, link_base, self._inbox, self._outbox, os.getpid()),
+            args=(self.url, self.config, self.link_base, inbox, outbox, os.getpid()),
             name="envtrust-checks",
             daemon=True,
         )
-        self._token = 0
-        self._last = MonitorStats()
-
-    def start(self, timeout: float = 60.0) -> None:
-        self._proc.start()
+        proc.start()
         try:
-            msg = self._outbox.get(timeout=timeout)
+            msg = outbox.get(timeout=timeout)
         except queue.Empty:
+            proc.terminate()
             raise RuntimeError("the checking process did not start") from None
         if msg[0] != "ready":  # pragma: no cover - protocol error
             raise RuntimeError(f"the checking process said {msg!r}")
+        with self._lock:
+            self._inbox, self._outbox, self._proc = inbox, outbox, proc
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._spawn(timeout)
+        self._watchdog = threading.Thread(target=self._watch, name="envtrust-checks-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            proc = self._proc
+            if proc is None or proc.is_alive() or self._stopping.is_set():
+                continue
+            log.error("the checking process died (exit code %s); starting another", proc.exitcode)
+            try:
+                self._spawn()
+                self.restarts += 1
+            except Exception:  # try again at the next round
+                log.exception("restarting the checking process failed")
+
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def committed(self, batch: Sequence[Prepared], results: Sequence[WriteResult]) -> None:
         work = work_of(batch, results)
-        if work and self._proc.is_alive():
-            self._inbox.put(("work", time.monotonic(), work))
+        with self._lock:
+            if work and self._proc is not None and self._proc.is_alive():
+                self._inbox.put(("work", time.monotonic(), work))
 
     def _sync(self, timeout: float | None) -> dict[str, Any] | None:
-        if not self._proc.is_alive():
+        if self._proc is None or not self._proc.is_alive():
             return None
         self._token += 1
         self._inbox.put(("sync", self._token))
@@ -151,7 +184,10 @@ class MonitorProcess:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Check what is queued, then stop the child."""
-        if not self._proc.is_alive():
+        self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.join(5)
+        if self._proc is None or not self._proc.is_alive():
             return
         self.wait_idle(timeout)
         self._inbox.put(("stop",))
