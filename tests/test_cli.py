@@ -311,6 +311,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "witness",
             "verify-bundle",
             "alarms",
+            "accounts",
         )
 
 

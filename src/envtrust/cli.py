@@ -1261,15 +1261,19 @@ def demo(
         raise _fail(exc) from None
 
 
-from .cli_alarms import alarms_app, recheck  # noqa: E402  (they use the helpers above)
+from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
+from .cli_alarms import alarms_app, recheck  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(accounts_app, name="accounts")
 app.command()(recheck)
 
 
-from .cli_alarms import alarms_app, recheck  # noqa: E402  (they use the helpers above)
+from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
+from .cli_alarms import alarms_app, recheck  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(accounts_app, name="accounts")
 app.command()(recheck)
 
 

@@ -3,7 +3,9 @@
 ::
 
     EnvtrustError                   program or input problems that stop an operation
+    ├── AccountError                a bad account request (unknown role, missing scope, weak password, no such user)
     ├── AlarmError                  an alarm action that the alarm's state does not allow (unknown alarm, ack twice)
+    ├── AuthError                   a login or token that does not authenticate (or too many failed attempts)
     ├── ConfigError                 bad settings or command-line values
     ├── RegistryError               a registry file that cannot be loaded (carries the line/point)
     ├── ImportFormatError           an import file that cannot be read at all (bad lines are reported, not raised)
@@ -22,7 +24,15 @@ class EnvtrustError(Exception):
     """Base of every error envtrust raises on purpose."""
 
 
+class AccountError(EnvtrustError):
+    pass
+
+
 class AlarmError(EnvtrustError):
+    pass
+
+
+class AuthError(EnvtrustError):
     pass
 
 

@@ -29,6 +29,7 @@ import rfc8785
 __all__ = [
     "FRAME_FIELDS",
     "STATE_ENTRIES",
+    "account_event_entry",
     "alarm_event_entry",
     "amendment_entry",
     "canonical",
@@ -124,6 +125,23 @@ def alarm_event_entry(row: Mapping[str, Any]) -> bytes:
     )
 
 
+def account_event_entry(row: Mapping[str, Any]) -> bytes:
+    """The entry of an ``account_events`` row: which account, what changed, who, when, and the account after it
+    (role, scope, active; never a password or a token)."""
+    return canonical(
+        {
+            "type": "account.event",
+            "id": row["id"],
+            "account_id": row["account_id"],
+            "action": row["action"],
+            "who": row["who"],
+            "at_us": row["at_us"],
+            "state": json.loads(row["state"]),
+            "detail": json.loads(row["detail"]),
+        }
+    )
+
+
 def qc_config_entry(row: Mapping[str, Any]) -> bytes:
     """The entry of a ``qc_configs`` row: the check configuration that came into force, who changed it and why."""
     return canonical(
@@ -144,4 +162,5 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "amendments": ("reading.amendment", amendment_entry),
     "alarm_events": ("alarm.event", alarm_event_entry),
     "qc_configs": ("qc.config", qc_config_entry),
+    "account_events": ("account.event", account_event_entry),
 }

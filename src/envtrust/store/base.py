@@ -25,6 +25,7 @@ from ..ledger.entries import STATE_ENTRIES, entry_type, frame_entry, registry_en
 from ..registry import Point
 from . import ledger
 from . import schema as s
+from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
 
 __all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
@@ -860,6 +861,80 @@ class Store:
                 int(r["alarm_id"]): dict(r)
                 for r in conn.execute(select(e).where(e.c.id.in_(newest))).mappings()
             }
+
+    # ----------------------------------------------------------------- accounts
+    @contextlib.contextmanager
+    def account_tx(self) -> Iterator[AccountTx]:
+        """One write transaction over accounts and tokens; its events become ledger entries when it commits."""
+        with self._writing() as conn:
+            self._lock(conn)
+            tx = AccountTx(conn)
+            yield tx
+            tx.finish()
+
+    def account(self, username: str) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            row = conn.execute(select(s.accounts).where(s.accounts.c.username == username)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def enterprise_id(self, name_or_code: str) -> int | None:
+        """The enterprise with this name or unified social credit code."""
+        e = s.enterprises
+        q = select(e.c.id).where((e.c.name == name_or_code) | (e.c.credit_code == name_or_code))
+        with self._reading() as conn:
+            ids = [int(r[0]) for r in conn.execute(q)]
+        return ids[0] if len(ids) == 1 else None
+
+    def accounts(self) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return [
+                dict(r) for r in conn.execute(select(s.accounts).order_by(s.accounts.c.username)).mappings()
+            ]
+
+    def account_events(self, account_id: int) -> list[dict[str, Any]]:
+        e = s.account_events
+        with self._reading() as conn:
+            rows = conn.execute(select(e).where(e.c.account_id == account_id).order_by(e.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def tokens(self, account_id: int) -> list[dict[str, Any]]:
+        t = s.api_tokens
+        with self._reading() as conn:
+            rows = conn.execute(select(t).where(t.c.account_id == account_id).order_by(t.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def token_account(self, token_hash: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The token with this hash and its account."""
+        t = s.api_tokens
+        with self._reading() as conn:
+            tok = conn.execute(select(t).where(t.c.token_hash == token_hash)).mappings().first()
+            if tok is None:
+                return None
+            acc = (
+                conn.execute(select(s.accounts).where(s.accounts.c.id == tok["account_id"])).mappings().one()
+            )
+        return dict(tok), dict(acc)
+
+    def touch_token(self, token_id: int, at_us: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                s.api_tokens.update().where(s.api_tokens.c.id == token_id).values(last_used_us=at_us)
+            )
+
+    def record_login(self, username: str, peer: str, ok: bool, at_us: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(s.login_attempts.insert().values(username=username, peer=peer, ok=ok, at_us=at_us))
+
+    def login_failures(self, username: str, peer: str, since_us: int) -> tuple[int, int]:
+        """Failed logins since ``since_us``: for this user name, and from this peer."""
+        a = s.login_attempts
+        recent = (a.c.at_us >= since_us) & a.c.ok.is_(False)
+        with self._reading() as conn:
+            by_user = conn.execute(
+                select(func.count()).where(recent & (a.c.username == username))
+            ).scalar_one()
+            by_peer = conn.execute(select(func.count()).where(recent & (a.c.peer == peer))).scalar_one()
+        return int(by_user), int(by_peer)
 
     # ----------------------------------------------------------------- check configuration
     def qc_config(self) -> dict[str, Any] | None:

@@ -240,6 +240,65 @@ qc_configs = Table(
     Column("at_us", BigInteger, nullable=False),
 )
 
+# people and machines that use the web pages and the API (issue 5); every change is an account event (ledgered)
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("role", Text, nullable=False),  # admin regulator enterprise operator lab inspector discipline
+    Column(
+        "region", Text
+    ),  # administrative-division code prefix the account is scoped to (regulator, inspector …)
+    Column("enterprise_id", Integer, ForeignKey("enterprises.id")),  # enterprise and operator accounts
+    Column("password_hash", Text),  # argon2id, PHC string; never in the ledger
+    Column("active", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+account_events = Table(
+    "account_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("action", Text, nullable=False),  # create update password disable enable token_create token_revoke
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),  # JSON: the account after the change (no secrets)
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_account_events_account", "account_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column(
+        "token_hash", Text, nullable=False, unique=True
+    ),  # SHA-256 of the token: the token itself is shown once
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger),
+    Column("revoked_us", BigInteger),
+    Column("last_used_us", BigInteger),
+)
+
+# every login attempt (for rate limiting and as an audit trail)
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("peer", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Index("ix_login_attempts_username_at", "username", "at_us"),
+    Index("ix_login_attempts_peer_at", "peer", "at_us"),
+)
+
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
 SUFFIX_COLUMNS = {
     "Rtd": "rtd",

@@ -1,0 +1,77 @@
+"""SQL of accounts: one write transaction for every change of an account or its tokens, each change an event row and
+a ledger entry (appended when the transaction ends)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ..ledger.entries import account_event_entry
+from . import ledger
+from . import schema as s
+
+__all__ = ["ACCOUNT_STATE", "AccountTx"]
+
+# what an account event records of the account after the change (never the password hash)
+ACCOUNT_STATE = ("username", "display_name", "role", "region", "enterprise_id", "active")
+
+
+class AccountTx:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._entries: list[tuple[str, str, bytes]] = []
+
+    def account(self, username: str) -> dict[str, Any] | None:
+        row = (
+            self.conn.execute(select(s.accounts).where(s.accounts.c.username == username)).mappings().first()
+        )
+        return dict(row) if row is not None else None
+
+    def account_by_id(self, account_id: int) -> dict[str, Any]:
+        return dict(
+            self.conn.execute(select(s.accounts).where(s.accounts.c.id == account_id)).mappings().one()
+        )
+
+    def insert(self, values: dict[str, Any]) -> dict[str, Any]:
+        t = s.accounts
+        rid = int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
+        return {**values, "id": rid}
+
+    def update(self, row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        self.conn.execute(s.accounts.update().where(s.accounts.c.id == row["id"]).values(**changes))
+        return {**row, **changes}
+
+    def token(self, token_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.api_tokens).where(s.api_tokens.c.id == token_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def insert_token(self, values: dict[str, Any]) -> int:
+        t = s.api_tokens
+        return int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
+
+    def revoke_token(self, token_id: int, at_us: int) -> None:
+        self.conn.execute(s.api_tokens.update().where(s.api_tokens.c.id == token_id).values(revoked_us=at_us))
+
+    def event(
+        self, account: dict[str, Any], action: str, who: str, at_us: int, detail: dict[str, Any]
+    ) -> None:
+        values = {
+            "account_id": account["id"],
+            "action": action,
+            "who": who,
+            "at_us": at_us,
+            "state": json.dumps({k: account[k] for k in ACCOUNT_STATE}, ensure_ascii=False, sort_keys=True),
+            "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        }
+        t = s.account_events
+        rid = int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
+        self._entries.append(
+            ("account.event", f"account_events/{rid}", account_event_entry({**values, "id": rid}))
+        )
+
+    def finish(self) -> None:
+        if self._entries:
+            ledger.append_entries(self.conn, self._entries)
+            self._entries = []
