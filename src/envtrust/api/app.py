@@ -300,7 +300,12 @@ def create_app(
             "cosignatures (C2SP tlog-cosignature). Every error is "
             '`{"error": {"code": …, "message": …, "status": …}}`.'
         ),
-        openapi_tags=[{"name": "ledger", "description": "The tamper-evident ledger and its witnesses."}],
+        openapi_tags=[
+            {"name": "ledger", "description": "The tamper-evident ledger and its witnesses."},
+            {"name": "accounts", "description": "Who the caller is (API tokens: `envtrust accounts token`)."},
+            {"name": "points", "description": "The registry and readings, scoped to the caller."},
+            {"name": "alarms", "description": "Alarms and their lifecycle, scoped to the caller."},
+        ],
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
@@ -596,4 +601,7 @@ def create_app(
     ) -> list[CosignatureInfo]:
         return [cosignature_info(r) for r in store.cosignatures(size)]
 
+    from .data import install_data_routes  # the data routes use the error shape above
+
+    install_data_routes(app, store)
     return app

@@ -885,6 +885,46 @@ class Store:
             ids = [int(r[0]) for r in conn.execute(q)]
         return ids[0] if len(ids) == 1 else None
 
+    def point_scopes(self) -> dict[str, tuple[str, int]]:
+        """Per MN: the point's region code and enterprise id (what access rules need)."""
+        p = s.points
+        with self._reading() as conn:
+            return {
+                r.mn: (r.region, int(r.enterprise_id))
+                for r in conn.execute(select(p.c.mn, p.c.region, p.c.enterprise_id))
+            }
+
+    def readings_page(
+        self,
+        mn: str,
+        kind: str,
+        *,
+        pollutant: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        after: tuple[str, int] | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """One point's readings of one kind, by pollutant then time (the primary key's order: no sorting), at most
+        ``limit``, after the key ``after`` = (pollutant, data time) of the previous page's last row."""
+        r = s.readings
+        q = (
+            select(r)
+            .where(r.c.mn == mn, r.c.kind == kind)
+            .order_by(r.c.pollutant, r.c.data_time)
+            .limit(limit)
+        )
+        if pollutant is not None:
+            q = q.where(r.c.pollutant == pollutant)
+        if start is not None:
+            q = q.where(r.c.data_time >= start)
+        if end is not None:
+            q = q.where(r.c.data_time < end)
+        if after is not None:
+            q = q.where(tuple_(r.c.pollutant, r.c.data_time) > tuple_(after[0], after[1]))
+        with self._reading() as conn:
+            return [dict(row) for row in conn.execute(q).mappings()]
+
     def accounts(self) -> list[dict[str, Any]]:
         with self._reading() as conn:
             return [

@@ -1,0 +1,459 @@
+"""Data routes of the API: who is asking, points, readings and alarms — each scoped to what the caller may see.
+
+A caller is identified by an API token (``Authorization: Bearer et_…``, ``envtrust accounts token create``);
+without one it is the public. The registry (points, enterprises, limits) is public information; readings are
+public only as hourly and daily values (disclosed data); minute and real-time readings, and alarms, are for accounts
+whose scope covers the point (:meth:`~envtrust.workflow.identity.Principal.sees_point`). A point or alarm outside
+the caller's scope answers 404, exactly as one that does not exist, so that scopes do not leak what exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from ..alarms.book import AlarmBook, alarm_json
+from ..errors import AlarmError
+from ..registry import Point
+from ..services import parse_iso_time
+from ..store import Store
+from ..workflow.identity import PUBLIC, Accounts, Principal
+from .app import API_PREFIX, ApiError, ErrorResponse
+
+__all__ = ["install_data_routes"]
+
+PUBLIC_KINDS = ("hour", "day")  # disclosed to everyone (clauses 七 and 十六)
+ACTORS = {"admin", "regulator", "inspector"}  # may acknowledge, clear and assign alarms
+COMMENTERS = ACTORS | {"enterprise", "operator"}  # may also comment (answer for their own data)
+
+
+# ------------------------------------------------------------------------------------------------ models
+class Me(BaseModel):
+    username: str
+    role: str = Field(
+        description="admin, regulator, inspector, discipline, enterprise, operator, lab or public."
+    )
+    region: str | None = Field(description="Division-code prefix the account covers (region roles).")
+    enterprise_id: int | None = Field(description="Enterprise the account belongs to (enterprise, operator).")
+    display_name: str
+
+
+class PointOut(BaseModel):
+    mn: str
+    name: str
+    enterprise: str
+    credit_code: str | None
+    region: str
+    medium: str
+    reference_o2: float | None
+    limits: dict[str, float]
+    timezone: str
+    readable: bool = Field(description="Whether the caller may read this point's non-public data.")
+
+
+class ReadingOut(BaseModel):
+    pollutant: str
+    time: str = Field(description="Data time (period start), ISO 8601 in the point's zone.")
+    avg: float | None
+    min: float | None
+    max: float | None
+    rtd: float | None
+    cou: float | None
+    zs_avg: float | None = Field(description="Converted (reference-O2) average as sent by the logger.")
+    zs_rtd: float | None
+    flag: str | None = Field(description="HJ 212 data flag (N valid; F M S D C T B).")
+    valid: bool = Field(description="Flag N (or none) and a value: usable for averages and limits.")
+
+
+class ReadingsPage(BaseModel):
+    mn: str
+    kind: str
+    items: list[ReadingOut]
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
+class AlarmOut(BaseModel):
+    id: int
+    mn: str
+    pollutant: str | None
+    check: str
+    category: str
+    severity: str
+    state: str
+    acknowledged: bool
+    closed: bool
+    assignee: str | None
+    escalation: int
+    start: str
+    end: str
+    message: str
+    evidence: dict[str, Any]
+    findings: int
+    opened: str
+    updated: str
+    point: str | None
+    enterprise: str | None
+    region: str | None
+
+
+class AlarmEventOut(BaseModel):
+    action: str
+    who: str
+    at: str
+    detail: dict[str, Any]
+
+
+class AlarmDetail(AlarmOut):
+    events: list[AlarmEventOut]
+
+
+class AlarmsPage(BaseModel):
+    items: list[AlarmOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AckIn(BaseModel):
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ClearIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=200)
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+_TEXT = {
+    400: "Invalid request (bad parameter, body, time or cursor)",
+    401: "No token, or a token that does not authenticate; or an account is needed",
+    403: "Outside the account's scope or role",
+    404: "Not found (or outside the caller's scope)",
+    409: "The alarm's state does not allow this (e.g. acknowledged twice)",
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse, "description": _TEXT[code]} for code in statuses}
+
+
+def _cursor(key: tuple[str, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def _uncursor(text: str) -> tuple[str, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        code, t = raw
+        if not isinstance(code, str) or not isinstance(t, int):
+            raise ValueError
+        return code, t
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ApiError(400, "bad_cursor", "`after` is not a cursor this API returned") from None
+
+
+def _iso(t: int, point: Point) -> str:
+    off = datetime(2020, 1, 1, tzinfo=point.zone).utcoffset() or timedelta(0)
+    return datetime.fromtimestamp(t, timezone(off)).isoformat()
+
+
+def _time(text: str | None, name: str, point: Point) -> int | None:
+    if text is None:
+        return None
+    t = parse_iso_time(text, point.timezone)
+    if t is None:
+        raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
+    return t
+
+
+def _who(p: Principal) -> str:
+    return (
+        f"{p.display_name} ({p.username})" if p.display_name and p.display_name != p.username else p.username
+    )
+
+
+def principal(request: Request) -> Principal:
+    """The caller: the account of a valid API token, else the public; a bad or unknown token is a 401."""
+    auth = request.headers.get("authorization")
+    if not auth:
+        return PUBLIC
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "bad_authorization", "use `Authorization: Bearer <token>`")
+    accounts: Accounts = request.app.state.accounts
+    who = accounts.principal_for_token(token.strip())
+    if who is None:
+        raise ApiError(
+            401, "invalid_token", "the token is unknown, revoked or expired, or its account disabled"
+        )
+    return who
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+# ------------------------------------------------------------------------------------------------ routes
+def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = None) -> None:
+    app.state.accounts = accounts or Accounts(store)
+    book = AlarmBook(store)
+
+    def registry() -> tuple[dict[str, Point], dict[str, tuple[str, int]]]:
+        return {p.mn: p for p in store.points()}, store.point_scopes()
+
+    def readable(who: Principal, mn: str, scopes: dict[str, tuple[str, int]]) -> bool:
+        scope = scopes.get(mn)
+        return scope is not None and who.sees_point(*scope)
+
+    def point_out(p: Point, who: Principal, scopes: dict[str, tuple[str, int]]) -> PointOut:
+        return PointOut(
+            mn=p.mn,
+            name=p.name,
+            enterprise=p.enterprise.name,
+            credit_code=p.enterprise.credit_code,
+            region=p.region,
+            medium=p.medium,
+            reference_o2=p.reference_o2,
+            limits=dict(p.limits),
+            timezone=p.timezone,
+            readable=readable(who, p.mn, scopes),
+        )
+
+    def visible_alarm(who: Principal, alarm_id: int) -> tuple[dict[str, Any], Point | None]:
+        if who.is_public:
+            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
+        row = store.alarm(alarm_id)
+        points, scopes = registry()
+        if row is None or not readable(who, row["mn"], scopes):
+            raise ApiError(404, "no_alarm", f"no alarm {alarm_id}")
+        return row, points.get(row["mn"])
+
+    errors = _errors(400, 401, 404)
+
+    @app.get(
+        f"{API_PREFIX}/me",
+        tags=["accounts"],
+        summary="Who the caller is",
+        response_model=Me,
+        responses=errors,
+    )
+    def me(who: Caller) -> Me:
+        return Me(
+            username=who.username,
+            role=who.role,
+            region=who.region,
+            enterprise_id=who.enterprise_id,
+            display_name=who.display_name or who.username,
+        )
+
+    @app.get(
+        f"{API_PREFIX}/points",
+        tags=["points"],
+        summary="Registered monitoring points (public registry facts)",
+        response_model=list[PointOut],
+        responses=errors,
+    )
+    def list_points(
+        who: Caller,
+        region: Annotated[
+            str | None, Query(pattern=r"^\d{1,6}$", description="Division-code prefix.")
+        ] = None,
+        medium: Annotated[Literal["gas", "water", "ambient"] | None, Query()] = None,
+    ) -> list[PointOut]:
+        points, scopes = registry()
+        return [
+            point_out(p, who, scopes)
+            for p in points.values()
+            if (region is None or p.region.startswith(region)) and (medium is None or p.medium == medium)
+        ]
+
+    @app.get(
+        f"{API_PREFIX}/points/{{mn}}",
+        tags=["points"],
+        summary="One monitoring point",
+        response_model=PointOut,
+        responses=errors,
+    )
+    def get_point(who: Caller, mn: Annotated[str, Path(max_length=64)]) -> PointOut:
+        points, scopes = registry()
+        p = points.get(mn)
+        if p is None:
+            raise ApiError(404, "no_point", f"no point {mn}")
+        return point_out(p, who, scopes)
+
+    @app.get(
+        f"{API_PREFIX}/points/{{mn}}/readings",
+        tags=["points"],
+        summary="Readings of a point (pages of up to `limit`, by pollutant then time)",
+        description="Hourly and daily values are public; real-time and minute values need an account whose scope "
+        "covers the point. Times without an offset are the point's local time.",
+        response_model=ReadingsPage,
+        responses=_errors(400, 401, 403, 404),
+    )
+    def readings(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        kind: Annotated[Literal["rtd", "minute", "hour", "day"], Query()] = "hour",
+        pollutant: Annotated[str | None, Query(max_length=16)] = None,
+        start: Annotated[str | None, Query(description="From this time (ISO 8601).", max_length=40)] = None,
+        end: Annotated[str | None, Query(description="Before this time (ISO 8601).", max_length=40)] = None,
+        after: Annotated[
+            str | None, Query(description="Cursor from the previous page.", max_length=200)
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=50000)] = 5000,
+    ) -> ReadingsPage:
+        points, scopes = registry()
+        p = points.get(mn)
+        if p is None:
+            raise ApiError(404, "no_point", f"no point {mn}")
+        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
+            if who.is_public:
+                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
+            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        rows = store.readings_page(
+            mn,
+            kind,
+            pollutant=pollutant,
+            start=_time(start, "start", p),
+            end=_time(end, "end", p),
+            after=_uncursor(after) if after else None,
+            limit=limit,
+        )
+        items = [
+            ReadingOut(
+                pollutant=r["pollutant"],
+                time=_iso(int(r["data_time"]), p),
+                avg=r["avg"],
+                min=r["min"],
+                max=r["max"],
+                rtd=r["rtd"],
+                cou=r["cou"],
+                zs_avg=r["zs_avg"],
+                zs_rtd=r["zs_rtd"],
+                flag=r["flag"],
+                valid=(r["flag"] in (None, "", "N")) and any(r[k] is not None for k in ("avg", "rtd", "cou")),
+            )
+            for r in rows
+        ]
+        nxt = _cursor((rows[-1]["pollutant"], int(rows[-1]["data_time"]))) if len(rows) == limit else None
+        return ReadingsPage(mn=mn, kind=kind, items=items, next=nxt)
+
+    @app.get(
+        f"{API_PREFIX}/alarms",
+        tags=["alarms"],
+        summary="Alarms of the points in the caller's scope, newest first",
+        response_model=AlarmsPage,
+        responses=errors,
+    )
+    def list_alarms(
+        who: Caller,
+        state: Annotated[Literal["active", "cleared"] | None, Query()] = None,
+        category: Annotated[Literal["exceedance", "validity", "anomaly", "tampering"] | None, Query()] = None,
+        check: Annotated[str | None, Query(max_length=64)] = None,
+        mn: Annotated[str | None, Query(max_length=64)] = None,
+        include_closed: Annotated[bool, Query(description="Closed alarms too.")] = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> AlarmsPage:
+        if who.is_public:
+            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
+        points, scopes = registry()
+        mine = sorted(m for m in scopes if readable(who, m, scopes) and (mn is None or m == mn))
+        filters: dict[str, Any] = {"mn": mine, "state": state, "category": category, "check": check}
+        filters["closed"] = None if include_closed else False
+        rows = store.alarms(limit=limit, offset=offset, **filters) if mine else []
+        total = store.alarm_count(**filters) if mine else 0
+        return AlarmsPage(
+            items=[AlarmOut(**alarm_json(r, points.get(r["mn"]))) for r in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    def detail(alarm_id: int, point: Point | None) -> AlarmDetail:
+        row = store.alarm(alarm_id)
+        assert row is not None
+        events = [
+            AlarmEventOut(
+                action=e["action"],
+                who=e["who"],
+                at=datetime.fromtimestamp(e["at_us"] / 1e6, UTC).isoformat(),
+                detail=json.loads(e["detail"]),
+            )
+            for e in store.alarm_events(alarm_id)
+        ]
+        return AlarmDetail(**alarm_json(row, point), events=events)
+
+    @app.get(
+        f"{API_PREFIX}/alarms/{{alarm_id}}",
+        tags=["alarms"],
+        summary="One alarm with its evidence and history",
+        response_model=AlarmDetail,
+        responses=errors,
+    )
+    def get_alarm(who: Caller, alarm_id: Annotated[int, Path(ge=1)]) -> AlarmDetail:
+        _, point = visible_alarm(who, alarm_id)
+        return detail(alarm_id, point)
+
+    def act(who: Principal, alarm_id: int, allowed: set[str], fn: Any) -> AlarmDetail:
+        _, point = visible_alarm(who, alarm_id)
+        if who.role not in allowed:
+            raise ApiError(403, "forbidden", f"a {who.role} account cannot do this to an alarm")
+        try:
+            fn(_who(who))
+        except AlarmError as exc:
+            raise ApiError(409, "alarm_state", str(exc)) from None
+        return detail(alarm_id, point)
+
+    action_errors = _errors(400, 401, 403, 404, 409)
+
+    @app.post(
+        f"{API_PREFIX}/alarms/{{alarm_id}}/ack",
+        tags=["alarms"],
+        summary="Acknowledge an alarm",
+        response_model=AlarmDetail,
+        responses=action_errors,
+    )
+    def ack(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: AckIn) -> AlarmDetail:
+        return act(who, alarm_id, ACTORS, lambda w: book.acknowledge(alarm_id, w, body.comment))
+
+    @app.post(
+        f"{API_PREFIX}/alarms/{{alarm_id}}/clear",
+        tags=["alarms"],
+        summary="Clear an alarm by hand, with the reason",
+        response_model=AlarmDetail,
+        responses=action_errors,
+    )
+    def clear(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: ClearIn) -> AlarmDetail:
+        return act(who, alarm_id, ACTORS, lambda w: book.clear(alarm_id, w, body.reason))
+
+    @app.post(
+        f"{API_PREFIX}/alarms/{{alarm_id}}/assign",
+        tags=["alarms"],
+        summary="Assign an alarm to a person",
+        response_model=AlarmDetail,
+        responses=action_errors,
+    )
+    def assign(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: AssignIn) -> AlarmDetail:
+        return act(who, alarm_id, ACTORS, lambda w: book.assign(alarm_id, w, body.assignee))
+
+    @app.post(
+        f"{API_PREFIX}/alarms/{{alarm_id}}/comment",
+        tags=["alarms"],
+        summary="Comment on an alarm (enterprises answer for their own data here)",
+        response_model=AlarmDetail,
+        responses=action_errors,
+    )
+    def comment(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: CommentIn) -> AlarmDetail:
+        return act(who, alarm_id, COMMENTERS, lambda w: book.comment(alarm_id, w, body.text))
