@@ -30,6 +30,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -62,6 +63,8 @@ __all__ = [
 API_PREFIX = "/api/v1"
 MAX_NOTE_BYTES = 64 * 1024
 """Largest cosigned checkpoint note accepted (a checkpoint with 100 signature lines is about 12 KiB)."""
+MAX_INT = 2**63 - 1
+"""Largest integer parameter (a 64-bit database integer)."""
 CLOCK_SKEW = 300
 """Seconds a cosignature may be dated after the server's clock (witness clocks drift)."""
 
@@ -203,7 +206,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = getattr(exc, "code", None) or _DEFAULT_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return _error_json(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if (
+            exc.status_code == 405
+        ):  # every method of the path, not only those of the first route that matched it
+            methods = {
+                m
+                for r in request.app.routes
+                if isinstance(r, APIRoute) and r.path_regex.match(request.url.path)
+                for m in r.methods or ()
+            }
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
+        return _error_json(exc.status_code, code, str(exc.detail), headers)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -242,6 +257,11 @@ def _install_openapi(app: FastAPI) -> None:
                     responses.setdefault(
                         "400", {"description": "Invalid request parameter", "content": _ERROR_CONTENT}
                     )
+                for status, response in responses.items():
+                    if (
+                        status[:1] in "45"
+                    ):  # errors are the one JSON shape, whatever the route's own media type
+                        response["content"] = _ERROR_CONTENT
         components = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
@@ -395,7 +415,9 @@ def create_app(
         responses=_errors(400),
     )
     def list_checkpoints(
-        after: Annotated[int, Query(ge=-1, description="Only checkpoints of a larger size.")] = -1,
+        after: Annotated[
+            int, Query(ge=-1, le=MAX_INT, description="Only checkpoints of a larger size.")
+        ] = -1,
         limit: Annotated[int, Query(ge=1, le=10000, description="At most this many.")] = 1000,
     ) -> list[CheckpointInfo]:
         rows = store.checkpoints(after=after)[:limit]
@@ -427,8 +449,11 @@ def create_app(
         responses=_errors(400),
     )
     def consistency(
-        old: Annotated[int, Query(description="The smaller tree size.")],
-        new: Annotated[int, Query(description="The larger tree size (at most the newest checkpoint's).")],
+        old: Annotated[int, Query(ge=-MAX_INT, le=MAX_INT, description="The smaller tree size.")],
+        new: Annotated[
+            int,
+            Query(ge=-MAX_INT, le=MAX_INT, description="The larger tree size (at most the newest checkpoint's)."),
+        ],
     ) -> ConsistencyProof:
         if old < 0 or new < 0:
             raise ApiError(400, "bad_size", f"tree sizes must not be negative (old={old}, new={new})")
@@ -452,8 +477,10 @@ def create_app(
         responses=_errors(400),
     )
     def inclusion(
-        index: Annotated[int, Query(description="Ledger index of the entry (0-based).")],
-        size: Annotated[int, Query(description="Tree size (at most the newest checkpoint's).")],
+        index: Annotated[int, Query(ge=-MAX_INT, le=MAX_INT, description="Ledger index of the entry (0-based).")],
+        size: Annotated[
+            int, Query(ge=-MAX_INT, le=MAX_INT, description="Tree size (at most the newest checkpoint's).")
+        ],
     ) -> InclusionProof:
         if index < 0 or size < 0:
             raise ApiError(
@@ -484,7 +511,9 @@ def create_app(
         response_model=LedgerEntry,
         responses=_errors(400, 404),
     )
-    def get_entry(index: Annotated[int, Path(description="Ledger index (0-based).")]) -> LedgerEntry:
+    def get_entry(
+        index: Annotated[int, Path(ge=-MAX_INT, le=MAX_INT, description="Ledger index (0-based).")],
+    ) -> LedgerEntry:
         if index < 0:
             raise ApiError(400, "bad_index", f"ledger index must not be negative, got {index}")
         found = store.entry(index)
@@ -597,7 +626,9 @@ def create_app(
         responses=_errors(400),
     )
     def list_cosignatures(
-        size: Annotated[int | None, Query(ge=0, description="Only those of this tree size.")] = None,
+        size: Annotated[
+            int | None, Query(ge=0, le=MAX_INT, description="Only those of this tree size.")
+        ] = None,
     ) -> list[CosignatureInfo]:
         return [cosignature_info(r) for r in store.cosignatures(size)]
 

@@ -23,7 +23,7 @@ from ..registry import Point
 from ..services import parse_iso_time
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
-from .app import API_PREFIX, ApiError, ErrorResponse
+from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 
 __all__ = ["install_data_routes"]
 
@@ -364,7 +364,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         mn: Annotated[str | None, Query(max_length=64)] = None,
         include_closed: Annotated[bool, Query(description="Closed alarms too.")] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     ) -> AlarmsPage:
         if who.is_public:
             raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
@@ -402,7 +402,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         response_model=AlarmDetail,
         responses=errors,
     )
-    def get_alarm(who: Caller, alarm_id: Annotated[int, Path(ge=1)]) -> AlarmDetail:
+    def get_alarm(who: Caller, alarm_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> AlarmDetail:
         _, point = visible_alarm(who, alarm_id)
         return detail(alarm_id, point)
 
@@ -425,7 +425,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         response_model=AlarmDetail,
         responses=action_errors,
     )
-    def ack(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: AckIn) -> AlarmDetail:
+    def ack(who: Caller, alarm_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: AckIn) -> AlarmDetail:
         return act(who, alarm_id, ACTORS, lambda w: book.acknowledge(alarm_id, w, body.comment))
 
     @app.post(
@@ -435,7 +435,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         response_model=AlarmDetail,
         responses=action_errors,
     )
-    def clear(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: ClearIn) -> AlarmDetail:
+    def clear(who: Caller, alarm_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: ClearIn) -> AlarmDetail:
         return act(who, alarm_id, ACTORS, lambda w: book.clear(alarm_id, w, body.reason))
 
     @app.post(
@@ -445,7 +445,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         response_model=AlarmDetail,
         responses=action_errors,
     )
-    def assign(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: AssignIn) -> AlarmDetail:
+    def assign(who: Caller, alarm_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: AssignIn) -> AlarmDetail:
         return act(who, alarm_id, ACTORS, lambda w: book.assign(alarm_id, w, body.assignee))
 
     @app.post(
@@ -455,5 +455,7 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         response_model=AlarmDetail,
         responses=action_errors,
     )
-    def comment(who: Caller, alarm_id: Annotated[int, Path(ge=1)], body: CommentIn) -> AlarmDetail:
+    def comment(
+        who: Caller, alarm_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: CommentIn
+    ) -> AlarmDetail:
         return act(who, alarm_id, COMMENTERS, lambda w: book.comment(alarm_id, w, body.text))
