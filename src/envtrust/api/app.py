@@ -452,7 +452,9 @@ def create_app(
         old: Annotated[int, Query(ge=-MAX_INT, le=MAX_INT, description="The smaller tree size.")],
         new: Annotated[
             int,
-            Query(ge=-MAX_INT, le=MAX_INT, description="The larger tree size (at most the newest checkpoint's)."),
+            Query(
+                ge=-MAX_INT, le=MAX_INT, description="The larger tree size (at most the newest checkpoint's)."
+            ),
         ],
     ) -> ConsistencyProof:
         if old < 0 or new < 0:
@@ -477,7 +479,9 @@ def create_app(
         responses=_errors(400),
     )
     def inclusion(
-        index: Annotated[int, Query(ge=-MAX_INT, le=MAX_INT, description="Ledger index of the entry (0-based).")],
+        index: Annotated[
+            int, Query(ge=-MAX_INT, le=MAX_INT, description="Ledger index of the entry (0-based).")
+        ],
         size: Annotated[
             int, Query(ge=-MAX_INT, le=MAX_INT, description="Tree size (at most the newest checkpoint's).")
         ],
