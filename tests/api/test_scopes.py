@@ -250,3 +250,46 @@ def test_every_route_with_a_point_or_alarm_is_scoped(env: Env) -> None:
                 assert code in (403, 404), (method, path, body)
             checked += 1
     assert checked >= 7
+
+
+def test_sessions_log_in_need_csrf_for_changes_and_log_out(env: Env) -> None:
+    acc = env.client.app.state.accounts
+    acc.create(
+        "duty1",
+        "regulator",
+        who="setup",
+        password="correct horse battery",
+        region="2101",
+        display_name="值班员甲",
+    )
+    r = env.client.post("/api/v1/session", json={"username": "duty1", "password": "wrong password"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_login"
+    r = env.client.post("/api/v1/session", json={"username": "duty1", "password": "correct horse battery"})
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf_token"]
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert env.client.get("/api/v1/me").json()["username"] == "duty1"  # the cookie is sent back
+    alarm = env.alarms[P1]
+    r = env.client.post(f"/api/v1/alarms/{alarm}/comment", json={"text": "无 CSRF"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "csrf"
+    r = env.client.post(
+        f"/api/v1/alarms/{alarm}/comment", json={"text": "已核实"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200 and r.json()["events"][-1]["who"] == "值班员甲 (duty1)"
+    r = env.client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 204
+    env.client.cookies.clear()
+    assert env.client.get("/api/v1/me").json()["role"] == "public"
+
+
+def test_failed_logins_are_throttled(env: Env) -> None:
+    acc = env.client.app.state.accounts
+    acc.create("duty2", "regulator", who="setup", password="correct horse battery", region="2101")
+    for _ in range(5):
+        assert (
+            env.client.post("/api/v1/session", json={"username": "duty2", "password": "guess"}).status_code
+            == 401
+        )
+    r = env.client.post("/api/v1/session", json={"username": "duty2", "password": "correct horse battery"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..alarms.book import AlarmBook, alarm_json
-from ..errors import AlarmError
+from ..errors import AlarmError, AuthError
 from ..registry import Point
 from ..services import parse_iso_time
 from ..store import Store
@@ -41,6 +43,16 @@ class Me(BaseModel):
     region: str | None = Field(description="Division-code prefix the account covers (region roles).")
     enterprise_id: int | None = Field(description="Enterprise the account belongs to (enterprise, operator).")
     display_name: str
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(Me):
+    csrf_token: str = Field(description="Send as X-CSRF-Token with every change made through this session.")
+    expires: str
 
 
 class PointOut(BaseModel):
@@ -137,9 +149,10 @@ class CommentIn(BaseModel):
 
 # ------------------------------------------------------------------------------------------------ helpers
 _TEXT = {
+    429: "Too many failed logins: wait and try again",
     400: "Invalid request (bad parameter, body, time or cursor)",
     401: "No token, or a token that does not authenticate; or an account is needed",
-    403: "Outside the account's scope or role",
+    403: "Outside the account's scope or role, or a session change without its CSRF token",
     404: "Not found (or outside the caller's scope)",
     409: "The alarm's state does not allow this (e.g. acknowledged twice)",
 }
@@ -184,21 +197,37 @@ def _who(p: Principal) -> str:
     )
 
 
+SESSION_COOKIE = "envtrust_session"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def principal(request: Request) -> Principal:
-    """The caller: the account of a valid API token, else the public; a bad or unknown token is a 401."""
+    """The caller: the account of a valid API token, else of a live session cookie, else the public.  A bad or
+    unknown token is a 401; a change made through a session needs its CSRF token in ``X-CSRF-Token`` (403)."""
+    accounts: Accounts = request.app.state.accounts
     auth = request.headers.get("authorization")
     if not auth:
-        return PUBLIC
+        secret = request.cookies.get(SESSION_COOKIE)
+        if not secret:
+            return PUBLIC
+        found = accounts.session(secret)
+        if found is None:
+            raise ApiError(401, "session_expired", "the session has ended or expired: log in again")
+        who, csrf = found
+        if request.method in UNSAFE and not secrets.compare_digest(
+            request.headers.get("x-csrf-token", ""), csrf
+        ):
+            raise ApiError(403, "csrf", "a change through a session needs the session's X-CSRF-Token header")
+        return who
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "bad_authorization", "use `Authorization: Bearer <token>`")
-    accounts: Accounts = request.app.state.accounts
-    who = accounts.principal_for_token(token.strip())
-    if who is None:
+    by_token = accounts.principal_for_token(token.strip())
+    if by_token is None:
         raise ApiError(
             401, "invalid_token", "the token is unknown, revoked or expired, or its account disabled"
         )
-    return who
+    return by_token
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -256,6 +285,55 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
             enterprise_id=who.enterprise_id,
             display_name=who.display_name or who.username,
         )
+
+    @app.post(
+        f"{API_PREFIX}/session",
+        tags=["accounts"],
+        summary="Log in: a session cookie (HttpOnly) and the CSRF token for changes",
+        response_model=SessionOut,
+        responses=_errors(400, 401, 429),
+    )
+    def login(request: Request, response: Response, body: LoginIn) -> SessionOut:
+        peer = request.client.host if request.client else "unknown"
+        try:
+            ses = app.state.accounts.login(body.username, body.password, peer=peer)
+        except AuthError as exc:
+            status = 429 if "too many" in str(exc) else 401
+            raise ApiError(status, "too_many_attempts" if status == 429 else "bad_login", str(exc)) from None
+        response.set_cookie(
+            SESSION_COOKIE,
+            ses.secret,
+            max_age=int((ses.expires_us - time.time_ns() // 1000) / 1e6),
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        who = ses.principal
+        return SessionOut(
+            username=who.username,
+            role=who.role,
+            region=who.region,
+            enterprise_id=who.enterprise_id,
+            display_name=who.display_name or who.username,
+            csrf_token=ses.csrf,
+            expires=datetime.fromtimestamp(ses.expires_us / 1e6, UTC).isoformat(),
+        )
+
+    @app.delete(
+        f"{API_PREFIX}/session",
+        tags=["accounts"],
+        summary="Log out (the session ends at once)",
+        status_code=204,
+        responses=_errors(401, 403),
+    )
+    def logout(request: Request, who: Caller) -> Response:
+        secret = request.cookies.get(SESSION_COOKIE)
+        if secret and not who.is_public:
+            app.state.accounts.logout(secret)
+        out = Response(status_code=204)
+        out.delete_cookie(SESSION_COOKIE, path="/")
+        return out
 
     @app.get(
         f"{API_PREFIX}/points",

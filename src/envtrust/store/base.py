@@ -961,6 +961,31 @@ class Store:
                 s.api_tokens.update().where(s.api_tokens.c.id == token_id).values(last_used_us=at_us)
             )
 
+    def add_session(self, values: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(s.sessions.insert().values(**values))
+
+    def session_account(self, secret_hash: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A session (by the hash of its secret) and its account."""
+        with self._reading() as conn:
+            ses = (
+                conn.execute(select(s.sessions).where(s.sessions.c.secret_hash == secret_hash))
+                .mappings()
+                .first()
+            )
+            if ses is None:
+                return None
+            acc = (
+                conn.execute(select(s.accounts).where(s.accounts.c.id == ses["account_id"])).mappings().one()
+            )
+        return dict(ses), dict(acc)
+
+    def end_session(self, secret_hash: str, at_us: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                s.sessions.update().where(s.sessions.c.secret_hash == secret_hash).values(ended_us=at_us)
+            )
+
     def record_login(self, username: str, peer: str, ok: bool, at_us: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(s.login_attempts.insert().values(username=username, peer=peer, ok=ok, at_us=at_us))

@@ -299,6 +299,21 @@ login_attempts = Table(
     Index("ix_login_attempts_peer_at", "peer", "at_us"),
 )
 
+# logged-in sessions of the web pages (and API clients that log in): only the SHA-256 of the session secret is kept
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("secret_hash", Text, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column(
+        "csrf", Text, nullable=False
+    ),  # sent back in X-CSRF-Token with every change made through the session
+    Column("peer", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger),  # logout
+)
+
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
 SUFFIX_COLUMNS = {
     "Rtd": "rtd",

@@ -32,6 +32,7 @@ __all__ = [
     "Accounts",
     "LoginLimits",
     "Principal",
+    "Session",
 ]
 
 ROLES = ("admin", "regulator", "inspector", "discipline", "enterprise", "operator", "lab")
@@ -70,6 +71,17 @@ class Principal:
 
 
 PUBLIC = Principal("public", "public")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in session: the secret goes into a cookie (only its hash is stored), the CSRF token into pages and
+    the ``X-CSRF-Token`` header of every change."""
+
+    secret: str
+    csrf: str
+    principal: Principal
+    expires_us: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +281,38 @@ class Accounts:
                 {"rehash": True},
             )
         return _principal(row)
+
+    def login(self, username: str, password: str, *, peer: str, hours: float = 12.0) -> Session:
+        """Authenticate and open a session of ``hours`` (a duty shift); :class:`AuthError` as :meth:`authenticate`."""
+        who = self.authenticate(username, password, peer=peer)
+        assert who.account_id is not None
+        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        now = _now_us()
+        expires = now + int(hours * 3600 * 1_000_000)
+        self.store.add_session(
+            {
+                "secret_hash": token_hash(secret),
+                "account_id": who.account_id,
+                "csrf": csrf,
+                "peer": peer,
+                "created_us": now,
+                "expires_us": expires,
+            }
+        )
+        return Session(secret, csrf, who, expires)
+
+    def session(self, secret: str) -> tuple[Principal, str] | None:
+        """The principal and CSRF token of a live session, or None (unknown, ended, expired, account disabled)."""
+        found = self.store.session_account(token_hash(secret))
+        if found is None:
+            return None
+        ses, row = found
+        if ses["ended_us"] is not None or ses["expires_us"] <= _now_us() or not row["active"]:
+            return None
+        return _principal(row), str(ses["csrf"])
+
+    def logout(self, secret: str) -> None:
+        self.store.end_session(token_hash(secret), _now_us())
 
     def principal_for_token(self, token: str) -> Principal | None:
         """The principal an API token acts as, or None (unknown, revoked, expired, or its account disabled)."""
