@@ -239,7 +239,10 @@ def test_every_route_with_a_point_or_alarm_is_scoped(env: Env) -> None:
         url = path.replace("{mn}", P3).replace("{alarm_id}", str(env.alarms[P3]))
         for method in ops:
             if method == "get":
-                code, body = get(env, "heping", url + ("?kind=minute" if path.endswith("/readings") else ""))
+                query = {"/readings": "?kind=minute", "/series": "?pollutant=w01018"}.get(
+                    path[path.rfind("/") :], ""
+                )
+                code, body = get(env, "heping", url + query)
             else:
                 code, body = post(
                     env, "ent1", url, {"reason": "r", "assignee": "a", "text": "t", "comment": "c"}
@@ -293,3 +296,16 @@ def test_failed_logins_are_throttled(env: Env) -> None:
         )
     r = env.client.post("/api/v1/session", json={"username": "duty2", "password": "correct horse battery"})
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+
+
+def test_a_series_for_charts(env: Env) -> None:
+    url = f"/api/v1/points/{P1}/series?pollutant=a21026&start=2026-01-01T08:00&end=2026-01-01T10:00"
+    code, body = get(env, "ent1", url)
+    assert code == 200 and len(body["t"]) == 120 and body["flag"] == "N" * 120  # type: ignore[index]
+    assert body["t"][0] == T0 and body["avg"][:3] == [20.0, 21.0, 22.0]  # type: ignore[index]
+    assert get(env, "ent2", url)[0] == 403
+    assert get(env, None, url)[0] == 401
+    code, body = get(env, None, url.replace("series?", "series?kind=hour&"))
+    assert code == 200 and body["avg"] == [23.0, 24.0]  # type: ignore[index]
+    code, body = get(env, "ent1", url.replace("2026-01-01T10:00", "2026-03-01T10:00"))
+    assert code == 400 and body["error"]["code"] == "bad_span"  # type: ignore[index]

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
@@ -87,6 +88,20 @@ class ReadingsPage(BaseModel):
     kind: str
     items: list[ReadingOut]
     next: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
+class SeriesOut(BaseModel):
+    mn: str
+    kind: str
+    pollutant: str
+    start: int = Field(description="UTC epoch seconds of the first slot asked for.")
+    end: int = Field(description="UTC epoch seconds, exclusive.")
+    t: list[int] = Field(description="Data times (period starts), UTC epoch seconds.")
+    avg: list[float | None] = Field(description="Average (real-time value for kind rtd).")
+    min: list[float | None]
+    max: list[float | None]
+    zs: list[float | None] = Field(description="Converted (reference-O2) average as sent.")
+    flag: str = Field(description="One HJ 212 data flag per value ('-' where none was sent).")
 
 
 class AlarmOut(BaseModel):
@@ -426,6 +441,54 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         ]
         nxt = _cursor((rows[-1]["pollutant"], int(rows[-1]["data_time"]))) if len(rows) == limit else None
         return ReadingsPage(mn=mn, kind=kind, items=items, next=nxt)
+
+    @app.get(
+        f"{API_PREFIX}/points/{{mn}}/series",
+        tags=["points"],
+        summary="One channel of a point as columns, for charts (fast: up to 31 days of minute data)",
+        description="Access as for readings. Default: the 24 hours before `end` (default now). At most 31 days.",
+        response_model=SeriesOut,
+        responses=_errors(400, 401, 403, 404),
+    )
+    def series(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        pollutant: Annotated[str, Query(max_length=16, description="HJ 212-2017 code, e.g. a21026.")],
+        kind: Annotated[Literal["rtd", "minute", "hour", "day"], Query()] = "minute",
+        start: Annotated[str | None, Query(max_length=40)] = None,
+        end: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> Response:
+        points, scopes = registry()
+        p = points.get(mn)
+        if p is None:
+            raise ApiError(404, "no_point", f"no point {mn}")
+        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
+            if who.is_public:
+                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
+            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        b = _time(end, "end", p)
+        b = int(time.time()) if b is None else b
+        a = _time(start, "start", p)
+        a = b - 86400 if a is None else a
+        if not 0 < b - a <= 31 * 86400:
+            raise ApiError(400, "bad_span", "`start` must be before `end`, at most 31 days before it")
+        rows = store.series(mn, kind, pollutant, a, b)
+        cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), (), ()]
+        t, avg, lo, hi, zs, rtd, flag = cols
+        body = {
+            "mn": mn,
+            "kind": kind,
+            "pollutant": pollutant,
+            "start": a,
+            "end": b,
+            "t": t,
+            "avg": rtd if kind == "rtd" else avg,
+            "min": lo,
+            "max": hi,
+            "zs": zs,
+            "flag": "".join((f or "-")[:1] for f in flag),
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
 
     @app.get(
         f"{API_PREFIX}/alarms",

@@ -925,6 +925,18 @@ class Store:
         with self._reading() as conn:
             return [dict(row) for row in conn.execute(q).mappings()]
 
+    def series(
+        self, mn: str, kind: str, pollutant: str, start: int, end: int
+    ) -> Sequence[Sequence[Any]]:
+        """One channel of a point as plain tuples ``(data time, avg, min, max, zs_avg, rtd, flag)`` in time order —
+        the fast path for charts (no per-row objects; the primary key's order)."""
+        q = text(
+            "SELECT data_time, avg, min, max, zs_avg, rtd, flag FROM readings WHERE mn = :mn AND kind = :kind "
+            "AND pollutant = :p AND data_time >= :a AND data_time < :b ORDER BY data_time"
+        )
+        with self._reading() as conn:
+            return conn.execute(q, {"mn": mn, "kind": kind, "p": pollutant, "a": start, "b": end}).fetchall()
+
     def accounts(self) -> list[dict[str, Any]]:
         with self._reading() as conn:
             return [
