@@ -239,9 +239,13 @@ def test_every_route_with_a_point_or_alarm_is_scoped(env: Env) -> None:
         url = path.replace("{mn}", P3).replace("{alarm_id}", str(env.alarms[P3]))
         for method in ops:
             if method == "get":
-                query = {"/readings": "?kind=minute", "/series": "?pollutant=w01018"}.get(
-                    path[path.rfind("/") :], ""
-                )
+                tail = path[path.rfind("/") :]
+                query = {
+                    "/readings": "?kind=minute",
+                    "/export": "?kind=minute",
+                    "/series": "?pollutant=w01018",
+                }
+                query = query.get(tail, "")
                 code, body = get(env, "heping", url + query)
             else:
                 code, body = post(
@@ -309,3 +313,35 @@ def test_a_series_for_charts(env: Env) -> None:
     assert code == 200 and body["avg"] == [23.0, 24.0]  # type: ignore[index]
     code, body = get(env, "ent1", url.replace("2026-01-01T10:00", "2026-03-01T10:00"))
     assert code == 400 and body["error"]["code"] == "bad_span"  # type: ignore[index]
+
+
+def test_exports_as_csv_and_excel(env: Env) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    h = {"Authorization": f"Bearer {env.tokens['ent1']}"}
+    r = env.client.get(f"/api/v1/points/{P1}/readings/export?kind=minute&format=csv", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())  # Excel reads Chinese only with the BOM
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["mn", "point", "enterprise", "pollutant", "kind", "time"] and len(rows) == 121
+    assert rows[1][1:3] == ["1号锅炉排放口", "甲热电有限公司"] and rows[1][5] == "2026-01-01T08:00:00+08:00"
+    r = env.client.get(f"/api/v1/points/{P2}/readings/export?kind=minute&format=csv", headers=h)
+    assert r.status_code == 403
+    r = env.client.get("/api/v1/alarms/export?format=xlsx", headers=h)
+    assert r.status_code == 200 and "spreadsheetml" in r.headers["content-type"]
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    table = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert table[0][:3] == ["id", "mn", "point"] and [row[1] for row in table[1:]] == [P1]
+    assert env.client.get("/api/v1/alarms/export").status_code == 401
+    r = env.client.get(f"/api/v1/points/{P3}/readings/export?kind=hour")  # hourly data are public
+    assert r.status_code == 200 and len(r.content.decode("utf-8-sig").splitlines()) == 3
+
+
+def test_spreadsheet_formulas_are_not_exported() -> None:
+    from envtrust.api.export import csv_stream
+
+    text = b"".join(csv_stream(["a"], [["=HYPERLINK(1)"], ["-3"], [-3.5]])).decode("utf-8-sig")
+    assert text.splitlines() == ["a", "'=HYPERLINK(1)", "'-3", "-3.5"]

@@ -10,6 +10,7 @@ the caller's scope answers 404, exactly as one that does not exist, so that scop
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import secrets
 import time
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..alarms.book import AlarmBook, alarm_json
@@ -27,6 +29,7 @@ from ..services import parse_iso_time
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
+from .export import MAX_ROWS, csv_stream, xlsx_bytes
 
 __all__ = ["install_data_routes"]
 
@@ -204,6 +207,31 @@ def _time(text: str | None, name: str, point: Point) -> int | None:
     if t is None:
         raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
     return t
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file (CSV: UTF-8 with BOM; Excel: xlsx)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _export(fmt: str, name: str, header: list[str], rows: Any) -> Response:
+    disposition = f"attachment; filename={name}.{fmt}"
+    if fmt == "csv":
+        return StreamingResponse(
+            csv_stream(header, rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": disposition},
+        )
+    return Response(
+        xlsx_bytes(name, header, rows), media_type=XLSX, headers={"Content-Disposition": disposition}
+    )
 
 
 def _who(p: Principal) -> str:
@@ -443,6 +471,52 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         return ReadingsPage(mn=mn, kind=kind, items=items, next=nxt)
 
     @app.get(
+        f"{API_PREFIX}/points/{{mn}}/readings/export",
+        tags=["points"],
+        summary="Readings of a point as a CSV or Excel file (access as for readings)",
+        response_class=Response,
+        responses={**EXPORT_CONTENT, **_errors(400, 401, 403, 404)},
+    )
+    def export_readings(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+        kind: Annotated[Literal["rtd", "minute", "hour", "day"], Query()] = "hour",
+        pollutant: Annotated[str | None, Query(max_length=16)] = None,
+        start: Annotated[str | None, Query(max_length=40)] = None,
+        end: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> Response:
+        points, scopes = registry()
+        p = points.get(mn)
+        if p is None:
+            raise ApiError(404, "no_point", f"no point {mn}")
+        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
+            if who.is_public:
+                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
+            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        a, b = _time(start, "start", p), _time(end, "end", p)
+        found = store.readings(mn=mn, kind=kind, pollutant=pollutant, start=a, end=b)
+        header = ["mn", "point", "enterprise", "pollutant", "kind", "time", "avg", "min", "max", "cou"]
+        header += ["zs_avg", "rtd", "flag", "valid"]
+
+        def row(r: dict[str, Any]) -> list[Any]:
+            values = [r[k] for k in ("avg", "min", "max", "cou", "zs_avg", "rtd", "flag")]
+            when = _iso(int(r["data_time"]), p)
+            return [
+                mn,
+                p.name,
+                p.enterprise.name,
+                r["pollutant"],
+                kind,
+                when,
+                *values,
+                r["flag"] in (None, "", "N"),
+            ]
+
+        rows = (row(r) for r in itertools.islice(found, MAX_ROWS))
+        return _export(format, f"{mn}-{kind}", header, rows)
+
+    @app.get(
         f"{API_PREFIX}/points/{{mn}}/series",
         tags=["points"],
         summary="One channel of a point as columns, for charts (fast: up to 31 days of minute data)",
@@ -535,6 +609,44 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
             for e in store.alarm_events(alarm_id)
         ]
         return AlarmDetail(**alarm_json(row, point), events=events)
+
+    @app.get(
+        f"{API_PREFIX}/alarms/export",
+        tags=["alarms"],
+        summary="Alarms in the caller's scope (with their findings' messages) as a CSV or Excel file",
+        response_class=Response,
+        responses={**EXPORT_CONTENT, **_errors(400, 401)},
+    )
+    def export_alarms(
+        who: Caller,
+        format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+        category: Annotated[Literal["exceedance", "validity", "anomaly", "tampering"] | None, Query()] = None,
+        check: Annotated[str | None, Query(max_length=64)] = None,
+        mn: Annotated[str | None, Query(max_length=64)] = None,
+        include_closed: Annotated[bool, Query()] = True,
+    ) -> Response:
+        if who.is_public:
+            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
+        points, scopes = registry()
+        mine = sorted(m for m in scopes if readable(who, m, scopes) and (mn is None or m == mn))
+        filters: dict[str, Any] = {"mn": mine, "category": category, "check": check}
+        filters["closed"] = None if include_closed else False
+        found = store.alarms(limit=MAX_ROWS, **filters) if mine else []
+        header = [
+            "id",
+            "mn",
+            "point",
+            "enterprise",
+            "region",
+            "pollutant",
+            "check",
+            "category",
+            "severity",
+            "state",
+        ]
+        header += ["acknowledged", "closed", "assignee", "start", "end", "findings", "message"]
+        rows = ([a[k] for k in header] for a in (alarm_json(r, points.get(r["mn"])) for r in found))
+        return _export(format, "alarms", header, rows)
 
     @app.get(
         f"{API_PREFIX}/alarms/{{alarm_id}}",
