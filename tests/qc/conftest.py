@@ -20,9 +20,11 @@ def make_gas(
     edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray], None] | None = None,
     limits: dict[str, float] | None = None,
     level: float = 1.0,
+    minutes: int = 1,
 ) -> PointData:
     """Minute data of a coal boiler: flow follows a daily load curve, O2 falls with load, SO2 / NOx / PM follow load
-    with their own noise; Min/Max spread inside each minute (``values["~code"]``, relative).  ``edit(values, flags, times)`` may tamper in place."""
+    with their own noise; Min/Max spread inside each minute (``values["~code"]``, relative).  ``edit(values, flags, times)`` may tamper in place
+    (always on the 1-minute values); ``minutes`` > 1 sends them as 5- or 10-minute data."""
     rng = np.random.default_rng(seed)
     n = int(days * 1440)
     t = START + 60 * np.arange(n)
@@ -51,25 +53,23 @@ def make_gas(
         values["~" + c] = np.full(n, 0.02)
     if edit is not None:
         edit(values, flags, t)
+    agg, agg_flags, ts = _aggregate(values, flags, t, minutes)
     b = SeriesBuilder()
-    for i in range(n):
-        for code, v in values.items():
-            if code.startswith("~"):
-                continue
-            x = float(v[i])
-            sp = float(values["~" + code][i])
+    for i in range(ts.size):
+        for code, (avg, lo, hi) in agg.items():
+            x = float(avg[i])
             if np.isnan(x):
                 continue
             d = 2 if code.startswith("a2") or code == "a34013" else 1
             b.add(
-                int(t[i]),
+                int(ts[i]),
                 code,
                 round(x, d),
-                round(x * (1 - sp), d),
-                round(x * (1 + sp), d),
+                round(float(lo[i]), d),
+                round(float(hi[i]), d),
                 None,
-                str(flags[code][i]),
-                float(t[i] + 61),
+                str(agg_flags[code][i]),
+                float(ts[i] + 60 * minutes + 1),
             )
     return PointData(
         PointInfo(
@@ -86,11 +86,13 @@ def make_water(
     mn: str = "W1",
     edit: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray], None] | None = None,
     spread: float | None = None,
+    minutes: int = 1,
 ) -> PointData:
     """Minute data of a waste-water outfall: flow follows the working day; COD, NH3-N, TP and TN wander
     independently of the flow and of each other (slow variation of ±15 % over an hour or so) with 0.3 % noise
     per minute; ``edit(values, flags, times)`` may tamper in place.  Min and Max are reported only with
-    ``spread`` (their distance from the average, relative; ``values["~code"]``)."""
+    ``spread`` (their distance from the average, relative; ``values["~code"]``); ``minutes`` > 1 sends the data
+    every 5 or 10 minutes."""
     rng = np.random.default_rng(seed)
     n = int(days * 1440)
     t = START + 60 * np.arange(n)
@@ -109,22 +111,59 @@ def make_water(
             values["~" + c] = np.full(n, spread)
     if edit is not None:
         edit(values, flags, t)
+    agg, agg_flags, ts = _aggregate(values, flags, t, minutes)
     b = SeriesBuilder()
-    for i in range(n):
-        for code, v in values.items():
-            x = float(v[i])
-            if code.startswith("~") or np.isnan(x):
+    for i in range(ts.size):
+        for code, (avg, vlo, vhi) in agg.items():
+            x = float(avg[i])
+            if np.isnan(x):
                 continue
             d = 1 if code == "w01018" else 2
             lo = hi = None
             if spread is not None:
-                sp = float(values["~" + code][i])
-                lo, hi = round(x * (1 - sp), d), round(x * (1 + sp), d)
-            b.add(int(t[i]), code, round(x, d), lo, hi, None, str(flags[code][i]), float(t[i] + 61))
+                lo, hi = round(float(vlo[i]), d), round(float(vhi[i]), d)
+            b.add(
+                int(ts[i]),
+                code,
+                round(x, d),
+                lo,
+                hi,
+                None,
+                str(agg_flags[code][i]),
+                float(ts[i] + 60 * minutes + 1),
+            )
     return PointData(
         PointInfo(mn, "water", None, {"w01018": 100.0, "w21003": 15.0, "w21011": 1.0, "w21001": 30.0}),
         b.build(),
     )
+
+
+def _aggregate(
+    values: dict[str, np.ndarray], flags: dict[str, np.ndarray], t: np.ndarray, minutes: int
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], dict[str, np.ndarray], np.ndarray]:
+    """Minute values (with their relative in-minute spread ``~code``) as the logger sends them every ``minutes``
+    minutes: per slot the mean of the averages, the lowest minimum and highest maximum, and the first flag other
+    than N (an interval is flagged when part of it is)."""
+    n = t.size // minutes * minutes
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    out_flags: dict[str, np.ndarray] = {}
+    for code, v in values.items():
+        if code.startswith("~"):
+            continue
+        x = v[:n].astype(np.float64)
+        sp = values["~" + code][:n] if "~" + code in values else np.zeros(n)
+        lo, hi = x * (1 - sp), x * (1 + sp)
+        shape = (n // minutes, minutes)
+        with np.errstate(invalid="ignore"):
+            out[code] = (
+                np.nanmean(x.reshape(shape), axis=1) if minutes > 1 else x,
+                np.nanmin(lo.reshape(shape), axis=1) if minutes > 1 else lo,
+                np.nanmax(hi.reshape(shape), axis=1) if minutes > 1 else hi,
+            )
+        fl = flags[code][:n].reshape(shape)
+        first = np.argmax(fl != "N", axis=1)
+        out_flags[code] = np.where((fl != "N").any(axis=1), fl[np.arange(shape[0]), first], "N")
+    return out, out_flags, t[:n:minutes]
 
 
 @pytest.fixture

@@ -72,6 +72,18 @@ def test_constant_values_are_tampering() -> None:
     assert hits[0].start <= START + 60 * 3065
 
 
+def test_a_low_level_channel_alternating_for_hours_is_flat() -> None:
+    """Ammonia nitrogen at a low level, where its noise (0.3 %) is below the 0.01 resolution, may repeat values
+    honestly for an hour; alternating between two neighbouring values for four and a half hours is not."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["w21003"][3000:3270] = np.where(np.arange(270) % 2 == 0, 1.3, 1.31)  # usual level 4.5, noise 0.3 %
+
+    pd = make_water(4, edit=edit)
+    hits = [f for f in run(pd) if f.check == "flat_line" and f.pollutant == "w21003"]
+    assert [(f.start <= START + 60 * 3005, f.end >= START + 60 * 3265) for f in hits] == [(True, True)]
+
+
 def test_values_alternating_within_the_resolution_are_flat() -> None:
     def edit(v, f, t):  # type: ignore[no-untyped-def]
         v["a21002"][3000:3100] = np.where(np.arange(100) % 2 == 0, 22.1, 22.11)
@@ -476,3 +488,130 @@ def test_time_shift_against_the_process() -> None:
 
     hits = found(scenario(edit, 6), "time_shift", 3 * DAY, 5 * DAY)
     assert hits and abs(hits[0].evidence["lag_minutes"]) >= 30
+
+
+# ---------------------------------------------------------------------------------------------- 5-minute data
+FIVE = 5  # minutes per value of the coarser minute data (HJ 212 CN 2051 sent every 5 minutes)
+
+
+def test_honest_5_and_10_minute_data_raise_no_tampering_or_anomaly() -> None:
+    for minutes in (5, 10):
+        findings = run(make_gas(4, minutes=minutes), make_water(6, minutes=minutes, spread=0.01))
+        assert [f for f in findings if f.category in ("tampering", "anomaly")] == [], minutes
+
+
+def test_a_routine_calibration_sent_as_three_5_minute_values_is_not_a_cover() -> None:
+    """A 15-minute zero-then-span calibration at 00:45 every day: sent every 5 minutes it is three values (zero,
+    a mix of zero and span, span) whose steps do not look like plateaus and whose mean is above the limit; three
+    values cannot show plateaus, so the episode's contents are not judged."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for d in range(4):
+            a = d * DAY + 45
+            f["a34013"][a : a + 15] = "C"
+            v["a34013"][a : a + 7] = 0.3
+            v["a34013"][a + 7 : a + 15] = 20.0
+
+    assert [h for h in scenario(edit, minutes=FIVE) if h.check == "flag_cover"] == []
+    assert [h for h in scenario(edit) if h.check == "flag_cover"] == []  # at 1 minute the plateaus show
+
+
+def test_a_low_noise_channel_at_a_low_level_repeats_values_honestly_at_5_minutes() -> None:
+    """TP whose spread and steps are above the resolution at its usual level falls to 0.15 for two hours: there
+    its noise is below the resolution and its 5-minute values repeat; only an exact hold of three hours would
+    count there."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        a = 3 * DAY + 2 * H
+        v["w21011"][a : a + 2 * H] = 0.151 * (1 + np.random.default_rng(3).normal(0, 0.001, 2 * H))
+
+    findings = run(make_water(6, edit=edit, spread=0.015, minutes=FIVE))
+    assert [f for f in findings if f.category in ("tampering", "anomaly")] == []
+
+
+def test_a_rise_over_10_minutes_is_not_an_abrupt_step_at_5_minutes() -> None:
+    """A genuine exceedance ramps up over 10 minutes: at 5-minute data that is one or two steps of more than the
+    level before it, which a ramp of the process explains."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        a = 2 * DAY + 10 * H + 3  # the ramp starts inside a slot: its steepest part lies in one step
+        x = v["a21026"]
+        x[a : a + 5 * H] *= np.minimum(1 + 9 * np.arange(1, 5 * H + 1) / 10, 10.0)
+
+    hits = [h for h in scenario(edit, minutes=FIVE) if h.check in ("rate_of_change", "spike")]
+    assert hits == []
+
+
+def test_stopped_flag_at_night_on_a_water_point_at_5_minutes() -> None:
+    """A waste-water outfall flagged stopped at night while its (low, night-time) flow goes on."""
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        a = 3 * DAY + 2 * H
+        for c in f:
+            f[c][a : a + 2 * H] = "F"
+
+    hits = found(run(make_water(6, minutes=FIVE)), "stop_while_running", 0, 1)
+    assert hits == []
+    hits = found(run(make_water(6, edit=edit, minutes=FIVE)), "stop_while_running", 3 * DAY, 4 * DAY)
+    assert hits and hits[0].category == "tampering"
+
+
+def test_constant_values_and_smoothing_are_found_at_5_minutes() -> None:
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        v["a21026"][3000:3240] = 17.37  # held value
+        v["~a21026"][3000:3240] = 0
+        x = v["a21002"]
+        smooth = np.convolve(x, np.ones(60) / 60, "same")
+        x[2 * DAY : 2 * DAY + 10 * H] = smooth[2 * DAY : 2 * DAY + 10 * H]
+        v["~a21002"][2 * DAY : 2 * DAY + 10 * H] = 0.001
+
+    findings = scenario(edit, minutes=FIVE)
+    flat = found(findings, "flat_line", 3000, 3240)
+    assert [h.pollutant for h in flat] == ["a21026"] and flat[0].category == "tampering"
+    smooth = found(findings, "low_variance", 2 * DAY, 2 * DAY + 10 * H)
+    assert [h.pollutant for h in smooth] == ["a21002"]
+    assert [f for f in findings if f.category in ("tampering", "anomaly") and f not in flat + smooth] == []
+
+
+def test_a_copy_starting_inside_a_5_minute_slot_names_only_the_copy() -> None:
+    """The copy begins and ends two minutes into a 5-minute slot: that slot mixes both points and halves the
+    step into the copy; the step over two slots still shows which point broke off."""
+    copy_from: dict[str, np.ndarray] = {}
+    a = make_gas(
+        3,
+        seed=1,
+        mn="A",
+        minutes=FIVE,
+        edit=lambda v, f, t: copy_from.update({k: x.copy() for k, x in v.items()}),
+    )
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in v:
+            v[c][2002:2602] = copy_from[c][2002:2602]
+
+    b = make_gas(3, seed=2, mn="B", edit=edit, level=0.97, minutes=FIVE)  # a level close to the source's
+    hits = [h for h in run(a, b) if h.check == "cross_point_copy"]
+    assert hits and {h.mn for h in hits} == {"B"}
+
+
+def test_a_copy_between_plants_of_similar_levels_is_told_by_the_process_channels() -> None:
+    """Both plants emit at the same level, so on 5-minute data the copied analysers break off from the copy's own
+    data no more than from the source's; the copied flow of the smaller plant does."""
+    copy_from: dict[str, np.ndarray] = {}
+    a = make_gas(
+        3,
+        seed=1,
+        mn="A",
+        minutes=FIVE,
+        edit=lambda v, f, t: copy_from.update({k: x.copy() for k, x in v.items()}),
+    )
+
+    def edit(v, f, t):  # type: ignore[no-untyped-def]
+        for c in ("a00000", "a01011"):
+            v[c] *= 1.6  # a bigger plant
+        for c in v:
+            v[c][2002:2602] = copy_from[c][2002:2602]
+
+    b = make_gas(3, seed=2, mn="B", edit=edit, minutes=FIVE)
+    hits = [h for h in run(a, b) if h.check == "cross_point_copy"]
+    assert hits and {h.mn for h in hits} == {"B"}

@@ -76,20 +76,27 @@ def spike(pd: PointData, p: Params) -> list[Finding]:
 
 @register(
     "rate_of_change",
-    version=1,
+    version=2,
     category="anomaly",
     title_zh="突变",
     title_en="abrupt change",
     source="ioos_qc rate_of_change_test; QARTOD",
     params=(
         Param("robust_k", 25.0, "step above this many robust scales of the channel's steps", 1),
-        Param("min_relative", 1.5, "and above this fraction of the level before the step", 0),
+        Param(
+            "min_relative",
+            1.5,
+            "and above this fraction of the level before the step, per minute of the data's interval",
+            0,
+        ),
     ),
 )
 def rate_of_change(pd: PointData, p: Params) -> list[Finding]:
     """Steps between consecutive valid values larger than ``robust_k`` robust scales of the channel's steps and
     than ``min_relative`` × the level before the step (a jump faster than the process allows); steps that belong to
-    a spike are left to the spike check."""
+    a spike are left to the spike check.  The level bound is a rate: a slot of 5 or 10 minutes may hold a whole
+    honest ramp (a change of load, the rise of a genuine exceedance), so the bound grows with the interval (× 5,
+    × 10) and only a step that no ramp of the process explains is reported."""
     if pd.minute is None:
         return []
     out: list[Finding] = []
@@ -103,11 +110,13 @@ def rate_of_change(pd: PointData, p: Params) -> list[Finding]:
         res = pd.resolution(code)
         if not np.isfinite(scale):
             continue
+        # the bound on the step is a rate: per minute of the interval
+        rel = p["min_relative"] * max(1.0, pd.minute.step / 60.0)
         prev = np.full(v.size, np.nan)
         prev[1:] = v[:-1]
         with np.errstate(invalid="ignore"):
             big = (np.abs(d) > p["robust_k"] * max(scale, res)) & (
-                np.abs(d) > p["min_relative"] * np.maximum(np.abs(prev), 10 * res)
+                np.abs(d) > rel * np.maximum(np.abs(prev), 10 * res)
             )
             # a spike: a big step up followed by a big step back
             back = np.zeros(v.size, dtype=bool)
@@ -124,7 +133,7 @@ def rate_of_change(pd: PointData, p: Params) -> list[Finding]:
             message=f"{code} 数值突变 | abrupt step",
             evidence={
                 "robust_scale": float(scale),
-                "rule": f"|Δ| > {p['robust_k']}×scale and > {p['min_relative']}×level",
+                "rule": f"|Δ| > {p['robust_k']}×scale and > {rel:g}×level",
             },
             bridge=max(1, 3600 // pd.minute.step),
             values=d,

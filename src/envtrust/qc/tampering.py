@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .basic import rolling_range
 from .catalogue import Finding, Param, Params, register
 from .common import fmt, minute_findings, num, rolling_mean, rolling_sum, span_finding
-from .data import O2_CODE, TEMP_CODE, Mask, PointData, Values, runs
+from .data import O2_CODE, TEMP_CODE, Mask, PointData, Values, resolution, runs
 
 __all__ = ["window_hashes"]
 
@@ -33,10 +33,14 @@ def _slots(pd: PointData, minutes: float) -> int:
     return max(1, round(minutes * 60 / pd.minute.step))
 
 
+def _nanmedian(x: Values) -> float:
+    return float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
+
+
 # ---------------------------------------------------------------------------------------------------------- F1
 @register(
     "flat_line",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="恒值",
     title_en="constant values",
@@ -52,7 +56,9 @@ def _slots(pd: PointData, minutes: float) -> int:
 def flat_line(pd: PointData, p: Params) -> list[Finding]:
     """A running analyser whose valid values stay within ``tolerance_steps`` of its reporting resolution for at least
     ``fail_minutes`` (held, simulated or alternating values); when the logger reports minute minima and maxima, they
-    must collapse too (a live analyser varies within the minute even when its average repeats)."""
+    must collapse too (a live analyser varies within the minute even when its average repeats).  Where the
+    channel's typical step or spread, scaled to the run's level, is below the resolution (a low-noise channel at a
+    low level), values repeat honestly and only exact holds of ``coarse_minutes`` count."""
     if pd.minute is None:
         return []
     out: list[Finding] = []
@@ -75,10 +81,26 @@ def flat_line(pd: PointData, p: Params) -> list[Finding]:
         coarse = bool(np.nanmedian(steps) < res) if np.isfinite(steps).any() else False
         if np.isfinite(spread[ok]).any():
             coarse = coarse or float(np.nanmedian(spread[ok])) < res
+        # the same at the level of a run: noise scales with the level, so a channel whose steps and spread are
+        # above the resolution at its usual level may fall below it at a low level (longer intervals also carry
+        # the process's own movement into the steps, which hides that the noise is below the resolution)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel_step = np.abs(v[1:]) > 0
+            step_rel = _nanmedian(steps[rel_step] / np.abs(v[1:][rel_step]))
+            spread_rel = _nanmedian(spread[ok] / np.abs(ch.avg[ok]))
         for i0, i1 in runs(mask, width, bridge=2):
-            if coarse:
+            here = float(np.nanmedian(np.abs(v[i0:i1])))
+            # the smaller of the two typical variations decides: a live analyser below the resolution in either
+            # measure repeats values honestly
+            low_here = min(
+                step_rel * here if np.isfinite(step_rel) else np.inf,
+                spread_rel * here if np.isfinite(spread_rel) else np.inf,
+            )
+            if coarse or low_here < res:
+                # long runs only; where the noise is below the resolution everywhere only exact holds, where only
+                # at this run's low level also values alternating within the tolerance (a faked "live" look)
                 seg_v = v[i0:i1][np.isfinite(v[i0:i1])]
-                if (i1 - i0) < _slots(pd, p["coarse_minutes"]) or np.ptp(seg_v) > 0:
+                if (i1 - i0) < _slots(pd, p["coarse_minutes"]) or (coarse and np.ptp(seg_v) > 0):
                     continue
             seg = slice(i0, i1)
             sp = spread[seg][np.isfinite(spread[seg])]
@@ -155,14 +177,16 @@ def _held(v: Values, width: int) -> Mask:
 
 @register(
     "low_variance",
-    version=3,
+    version=4,
     category="tampering",
     title_zh="方差塌缩（平滑数据）",
     title_en="collapsed variance (smoothed data)",
     source="qc.md F1; ioos_qc attenuated_signal_test; saqc flagByVariance",
     params=(
         Param("window_minutes", 60, "window of the variation measures, minutes", 5),
-        Param("min_samples", 60, "values per window at least: coarser data (5-, 10-min) get a longer window", 10),
+        Param(
+            "min_samples", 60, "values per window at least: coarser data (5-, 10-min) get a longer window", 10
+        ),
         Param("factor", 3.0, "variation below the channel's typical variation divided by this", 1),
         Param("min_minutes", 120, "shortest run reported, minutes", 1),
         Param(
@@ -177,6 +201,13 @@ def _held(v: Values, width: int) -> Mask:
             "judge the minute spread only where its typical value at the level is this many resolution steps",
             0,
         ),
+        Param(
+            "either_up_to_minutes",
+            1,
+            "data intervals up to this many minutes: either measure collapsing suffices; longer intervals need both "
+            "where both are judged",
+            1,
+        ),
     ),
 )
 def low_variance(pd: PointData, p: Params) -> list[Finding]:
@@ -188,7 +219,10 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
     minima and maxima, their spread (a live analyser varies within each minute).  A measure is judged only where
     its typical value at the window's level is at least ``min_noise_steps`` (second differences) or
     ``min_spread_steps`` (spread: every minute's samples vary anew, so even a spread that rounds to one step in
-    most minutes is telling) reporting steps; the resolution hides smaller noise."""
+    most minutes is telling) reporting steps; the resolution hides smaller noise.  On data sent every 5 or 10
+    minutes (intervals longer than ``either_up_to_minutes``) the second differences of the slot values carry the
+    process's own movement as well, which is honestly calmer at some hours (a waste-water outfall at night): there,
+    where the spread is judged too, both measures must collapse."""
     if pd.minute is None:
         return []
     out: list[Finding] = []
@@ -202,8 +236,8 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
             continue
         res = max(pd.resolution(code), 1e-9)
         level = np.abs(rolling_mean(v, width))
-        # a value held for a whole window is the flat-line check's: it neither lowers nor raises the measures here
-        held = _held(v, width)
+        # a value held for ``window_minutes`` is the flat-line check's: it neither lowers nor raises the measures here
+        held = _held(v, _slots(pd, p["window_minutes"]))
         rough = _curvature(np.where(held, np.nan, v), width)
         ch = pd.minute.channels[code]
         spread = np.where(ok & ~held, ch.vmax - ch.vmin, np.nan)
@@ -216,8 +250,8 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
         with np.errstate(invalid="ignore"):
             # smoothed values still move; a held value (the flat-line check's) does not
             moving = rolling_range(v, width - 1) > 1.5 * res
-        low = np.zeros(v.size, dtype=bool)
         typical: dict[str, float] = {}
+        lows: list[tuple[Mask, Mask]] = []  # per measure: where it is judged, where it collapsed
         for name, x, steps in (
             ("second_difference", rough, p["min_noise_steps"]),
             ("minute_spread", spread_rel, p["min_spread_steps"]),
@@ -227,7 +261,16 @@ def low_variance(pd: PointData, p: Params) -> list[Finding]:
                 continue
             typical[name] = base
             with np.errstate(invalid="ignore"):
-                low |= (x < base / p["factor"]) & (base * level >= steps * res)
+                judged = (base * level >= steps * res) & np.isfinite(x)
+                lows.append((judged, judged & (x < base / p["factor"])))
+        low = np.zeros(v.size, dtype=bool)
+        if pd.minute.step <= 60 * p["either_up_to_minutes"] or len(lows) < 2:
+            for _, collapsed in lows:
+                low |= collapsed
+        else:
+            # where both measures are judged both must collapse; where only one is, it decides
+            (j1, c1), (j2, c2) = lows
+            low = (c1 & (c2 | ~j2)) | (c2 & ~j1)
         mask = _expand(low & moving & filled, width) & ok
         for i0, i1 in runs(mask, _slots(pd, p["min_minutes"]), bridge=_slots(pd, 10)):
             shares = {
@@ -703,7 +746,7 @@ def _tod_distance(a: int, b: int) -> int:
 
 @register(
     "flag_cover",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="虚假标记（校准/维护标记掩盖超标）",
     title_en="calibration or maintenance flags covering exceedances",
@@ -717,6 +760,12 @@ def _tod_distance(a: int, b: int) -> int:
             1,
         ),
         Param("context_minutes", 60, "minutes before and after an episode that show the process level", 1),
+        Param(
+            "min_values",
+            6,
+            "values an episode needs for its contents to be judged (fewer cannot show test-gas plateaus)",
+            3,
+        ),
     ),
 )
 def flag_cover(pd: PointData, p: Params) -> list[Finding]:
@@ -724,7 +773,8 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
     analyser: (a) the values inside look like process data (they vary like the process, not zero-gas and span-gas
     plateaus or room air) and exceed the limit; or (b) the episode departs from the point's routine (a
     calibration at an unusual time of day, or maintenance) while the process around it is at or above
-    ``near_limit`` × limit."""
+    ``near_limit`` × limit.  An episode of fewer than ``min_values`` values (a routine 15-minute calibration sent
+    as three 5-minute values) cannot show its plateaus, so its contents are not judged."""
     s = pd.minute
     if s is None:
         return []
@@ -749,7 +799,7 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
         for i0, i1 in episodes:
             vals = ch.avg[i0:i1]
             fin = np.isfinite(vals)
-            if fin.sum() < 3 or not np.isfinite(level):
+            if fin.sum() < max(3, p["min_values"]) or not np.isfinite(level):
                 continue
             near_zero = vals[fin] <= 0.05 * max(level, 1e-9)
             # test gases give plateaus: steps that are tiny against the episode's top value
@@ -807,13 +857,18 @@ def flag_cover(pd: PointData, p: Params) -> list[Finding]:
 
 @register(
     "stop_while_running",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="标停未停",
     title_en="flagged stopped while running",
     source="qc.md F7 (标停未停; 2026 paper DOI 10.19850/j.cnki.2096-4706.2026.04.023)",
     params=(
-        Param("flow_fraction", 0.5, "flow at least this fraction of the typical running flow", 0),
+        Param(
+            "flow_fraction",
+            0.25,
+            "flow at least this fraction of the typical running flow (a stopped plant is below a quarter)",
+            0,
+        ),
         Param("min_minutes", 15, "shortest run reported, minutes", 1),
     ),
 )
@@ -984,12 +1039,29 @@ def replay(pd: PointData, p: Params) -> list[Finding]:
 
 def _jump(v: Values, i0: int, i1: int) -> float:
     """How discontinuous a stretch is with its surroundings: the steps into and out of it, relative to the
-    channel's median step."""
-    d = np.abs(np.diff(v))
-    typical = float(np.nanmedian(d)) or 1e-9
-    steps = [d[i0 - 1] if 0 < i0 <= d.size else np.nan, d[i1 - 1] if 0 < i1 <= d.size else np.nan]
-    fin = [x for x in steps if np.isfinite(x)]
-    return float(np.mean(fin) / typical) if fin else float("nan")
+    channel's median step.  Each step is also taken over two slots (skipping the slot next to the stretch), relative
+    to the median two-slot step, and the larger ratio counts: on 5- or 10-minute data the slot where a copy begins
+    or ends is partly copied, which halves the one-slot step."""
+    n = v.size
+    ratios = []
+    res = resolution(v)  # a channel that rarely moves: a step of one resolution step is not a break
+    for lag in (1, 2):
+        if n <= lag:
+            continue
+        d = np.abs(v[lag:] - v[:-lag])
+        typical = float(np.nanmedian(d)) if np.isfinite(d).any() else 0.0
+        typical = max(typical, res) or 1e-9
+        # into the stretch: v[i0 − lag] → v[i0]; out of it: v[i1 − 1] → v[i1 − 1 + lag]
+        steps = [d[i0 - lag] if lag <= i0 < n else np.nan, d[i1 - 1] if 0 < i1 <= d.size else np.nan]
+        ratios.append([x / typical for x in steps])
+    per_side = [_finite_max([r[k] for r in ratios]) for k in (0, 1)]
+    fin = [x for x in per_side if np.isfinite(x)]
+    return float(np.mean(fin)) if fin else float("nan")
+
+
+def _finite_max(xs: list[float]) -> float:
+    fin = [x for x in xs if np.isfinite(x)]
+    return float(max(fin)) if fin else float("nan")
 
 
 def _finite_mean(xs: list[float]) -> float:
@@ -999,7 +1071,7 @@ def _finite_mean(xs: list[float]) -> float:
 
 @register(
     "cross_point_copy",
-    version=2,
+    version=3,
     category="tampering",
     title_zh="不同点位数据雷同",
     title_en="data identical across points",
@@ -1014,8 +1086,11 @@ def _finite_mean(xs: list[float]) -> float:
 def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
     """Stretches of ``window`` consecutive valid values that are identical at two different points, on at least
     ``min_channels`` channels with the same code and time offset.  The point whose stretch breaks off from its own
-    surroundings is named as the copy; the stretches of one pair and offset that gaps cut apart are one copy, named
-    by whichever of them tells (both points are named when none does)."""
+    surroundings is named as the copy — by the steps of the copied analysers into and out of the stretch, or, when
+    they cannot tell (on 5- or 10-minute data the steps of similar plants are alike), by those of the process
+    channels both points have (a copied record carries its flow, temperature and O2 too); the stretches of one pair
+    and offset that gaps cut apart are one copy, named by whichever of them tells (both points are named when none
+    does)."""
     k = int(p["window"])
     index: list[tuple[int, str, npt.NDArray[np.uint64], Mask]] = []
     for n, pd in enumerate(points):
@@ -1056,15 +1131,28 @@ def cross_point_copy(points: list[PointData], p: Params) -> list[Finding]:
             mask[i : i + k] = True
         chans = sorted(set().union(*(per[i] for i in starts)))
         pieces: list[tuple[int, int, int, int, float, float, str]] = []
+        # the process channels both points have (flow, temperature, O2 …): a copied record often carries them too
+        process = sorted((set(a.codes()) & set(b.codes())) - set(a.analysers()) - set(b.analysers()))
         for i0, i1 in runs(mask, k):
             j0 = i0 + (sa.start - sb.start + off) // sb.step
             j1 = j0 + (i1 - i0)
-            ja = _finite_mean([_jump(sa.channels[c].avg, i0, i1) for c in chans])
-            jb = _finite_mean([_jump(sb.channels[c].avg, j0, j1) for c in chans])
-            if not (np.isfinite(ja) and np.isfinite(jb)) or (ja < 2 * jb and jb < 2 * ja):
-                side = "both"
-            else:
-                side = "a" if ja > jb else "b"
+            side = "both"
+            tiers = [
+                (
+                    _finite_mean([_jump(sa.channels[c].avg, i0, i1) for c in codes]),
+                    _finite_mean([_jump(sb.channels[c].avg, j0, j1) for c in codes]),
+                )
+                for codes in (
+                    chans,
+                    process,
+                )  # the copied analysers first; the process channels when they cannot tell
+            ]
+            ja, jb = tiers[0]
+            for xa, xb in tiers:
+                if np.isfinite(xa) and np.isfinite(xb) and (xa >= 2 * xb or xb >= 2 * xa):
+                    side = "a" if xa > xb else "b"
+                    ja, jb = xa, xb
+                    break
             pieces.append((i0, i1, j0, j1, ja, jb, side))
         # pieces of one copy (same pair and offset, cut by gaps) are one act: where some piece tells the copy, the
         # pieces that cannot tell are the same point's
@@ -1170,7 +1258,7 @@ def digit_preference(pd: PointData, p: Params) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------------------- F9
 @register(
     "gap_load",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="高负荷时段数据缺失（选择性删除）",
     title_en="gaps concentrated at high load",
@@ -1217,7 +1305,8 @@ def gap_load(pd: PointData, p: Params) -> list[Finding]:
         sel = (hi >= 0) & (hi < n) & np.isfinite(hs.channels[flow].avg)
         fmean[hi[sel]] = hs.channels[flow].avg[sel]
     stopped = np.bincount(idx[np.isin(fch.flag, ["F"])], minlength=n) > expected // 2
-    gap = (missing >= p["min_missing_minutes"]) & np.isfinite(fmean) & ~stopped
+    # missing slots in minutes: on 5- or 10-minute data one lost slot is 5 or 10 missing minutes
+    gap = (missing * s.step >= 60 * p["min_missing_minutes"]) & np.isfinite(fmean) & ~stopped
     full = (missing == 0) & np.isfinite(fmean) & ~stopped
     w = int(p["window_hours"])
     flagged = np.zeros(n, dtype=bool)
@@ -1252,7 +1341,7 @@ def gap_load(pd: PointData, p: Params) -> list[Finding]:
                 f"{gh.size} 个缺数小时集中在高负荷时段 | {gh.size} hours with missing data concentrated at high flow",
                 {
                     "gap_hours": [int(starts[i]) for i in gh],
-                    "missing_minutes": [int(missing[i]) for i in gh],
+                    "missing_minutes": [int(missing[i]) * s.step // 60 for i in gh],
                     "z": num(float(np.nanmax(best_z[i0:i1])), 2),
                     "gap_hour_flow_mean": num(float(np.nanmean(fmean[gh]))),
                     "complete_hour_flow_mean": num(float(np.nanmean(fmean[full]))),
@@ -1424,7 +1513,7 @@ _TWINS_ALLOWED = {frozenset({"a00000", "a01011"})}  # flow and velocity are one 
 
 @register(
     "channel_twins",
-    version=1,
+    version=2,
     category="tampering",
     title_zh="不相关通道同步变化（信号替代）",
     title_en="unrelated channels moving identically",
@@ -1434,12 +1523,22 @@ _TWINS_ALLOWED = {frozenset({"a00000", "a01011"})}  # flow and velocity are one 
         Param("max_ratio_cv", 0.01, "coefficient of variation of the ratio at most", 0),
         Param("min_cv", 0.02, "each channel must vary at least this much (CV)", 0),
         Param("window_minutes", 360, "window, minutes", 30),
+        Param(
+            "factor",
+            3.0,
+            "and the ratio's CV below the pair's own typical CV divided by this (channels that share their drivers "
+            "move together honestly, the more so on 5- or 10-minute averages)",
+            1,
+        ),
     ),
 )
 def channel_twins(pd: PointData, p: Params) -> list[Finding]:
     """Two channels that should be only loosely related (a pollutant and another pollutant, the velocity, the
     temperature) moving in lockstep — correlation ≥ ``min_corr`` and a constant ratio — over a window: one
-    analogue signal wired into several channels.  Flow and velocity are one measurement and are exempt."""
+    analogue signal wired into several channels.  The ratio must also be steadier than the pair's own typical
+    ratio (its median CV over all windows) by ``factor``: averaging 5 or 10 minutes removes much of the independent
+    noise of channels that share load and dilution, and only a change of their relation is telling.  Flow and
+    velocity are one measurement and are exempt."""
     s = pd.minute
     if s is None:
         return []
@@ -1470,10 +1569,13 @@ def channel_twins(pd: PointData, p: Params) -> list[Finding]:
                 cvr = np.sqrt(np.maximum(rolling_mean(ratio * ratio, width) - mr * mr, 0.0)) / np.abs(mr)
                 cvx, cvy = np.sqrt(vx) / np.abs(mx), np.sqrt(vy) / np.abs(my)
                 n = rolling_sum(ok.astype(np.float64), width)
+                full = n >= 0.75 * width
+                usual_cv = float(np.nanmedian(cvr[full])) if np.isfinite(cvr[full]).any() else float("nan")
                 end = (
-                    (n >= 0.75 * width)
+                    full
                     & (corr >= p["min_corr"])
                     & (cvr <= p["max_ratio_cv"])
+                    & (cvr * p["factor"] <= usual_cv)
                     & (cvx >= p["min_cv"])
                     & (cvy >= p["min_cv"])
                 )
@@ -1494,7 +1596,9 @@ def channel_twins(pd: PointData, p: Params) -> list[Finding]:
                             "other": y_code,
                             "corr": num(float(np.nanmax(corr[i0:i1])), 4),
                             "ratio": num(float(np.nanmedian(ratio[i0:i1])), 5),
-                            "rule": f"corr ≥ {p['min_corr']}, ratio CV ≤ {p['max_ratio_cv']}, each CV ≥ {p['min_cv']}",
+                            "usual_ratio_cv": num(usual_cv, 4),
+                            "rule": f"corr ≥ {p['min_corr']}, ratio CV ≤ {p['max_ratio_cv']} and ≤ usual / "
+                            f"{p['factor']:g}, each CV ≥ {p['min_cv']}",
                         },
                     )
                 )

@@ -925,9 +925,7 @@ class Store:
         with self._reading() as conn:
             return [dict(row) for row in conn.execute(q).mappings()]
 
-    def series(
-        self, mn: str, kind: str, pollutant: str, start: int, end: int
-    ) -> Sequence[Sequence[Any]]:
+    def series(self, mn: str, kind: str, pollutant: str, start: int, end: int) -> Sequence[Sequence[Any]]:
         """One channel of a point as plain tuples ``(data time, avg, min, max, zs_avg, rtd, flag)`` in time order —
         the fast path for charts (no per-row objects; the primary key's order)."""
         q = text(
