@@ -929,7 +929,12 @@ def serve(
         await gw.start()
         http: HttpServer | None = None
         if not no_http:
-            api = create_app(ingest.store, log_verifier=signer.verifier(), witnesses=witnesses)
+            api = create_app(
+                ingest.store,
+                log_verifier=signer.verifier(),
+                witnesses=witnesses,
+                on_commit=watch.monitor.committed if watch is not None else None,
+            )
             try:
                 http = await serve_http(
                     api, http_host or host or cfg.host, http_port if http_port is not None else cfg.http_port

@@ -345,3 +345,48 @@ def test_spreadsheet_formulas_are_not_exported() -> None:
 
     text = b"".join(csv_stream(["a"], [["=HYPERLINK(1)"], ["-3"], [-3.5]])).decode("utf-8-sig")
     assert text.splitlines() == ["a", "'=HYPERLINK(1)", "'-3", "-3.5"]
+
+
+def test_imports_through_the_api_stay_within_scope(env: Env) -> None:
+    h1 = {"Authorization": f"Bearer {env.tokens['ent1']}", "Content-Type": "text/csv"}
+    good = "mn,pollutant,time,value,flag,kind\n" + "".join(
+        f"{P1},a21026,2026-01-02T08:{m:02d}:00,{12 + m % 3},N,minute\n" for m in range(30)
+    )
+    r = env.client.post(
+        "/api/v1/imports?name=day2.csv", content=good + f"{P1},a21026,yesterday,1,N,minute\n", headers=h1
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["format"], body["records"], body["quarantined"], body["readings_new"]) == ("csv", 31, 1, 30)
+    assert body["problems"] == [{"line": 32, "code": "bad_csv", "reason": "time 'yesterday' is not ISO 8601"}]
+    # again: nothing stored twice
+    r = env.client.post("/api/v1/imports?name=day2.csv", content=good, headers=h1)
+    assert r.json()["readings_new"] == 0
+    other = good.replace(P1, P2)
+    r = env.client.post("/api/v1/imports?name=other.csv", content=other, headers=h1)
+    assert r.status_code == 403 and P2 in r.json()["error"]["message"]
+    r = env.client.post("/api/v1/imports?name=x.csv", content=good, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 401
+    lab = {"Authorization": f"Bearer {env.tokens['lab']}", "Content-Type": "text/csv"}
+    assert env.client.post("/api/v1/imports?name=x.csv", content=good, headers=lab).status_code == 403
+    admin = {"Authorization": f"Bearer {env.tokens['admin']}", "Content-Type": "text/plain"}
+    r = env.client.post("/api/v1/imports?name=../../etc/passwd", content=good, headers=admin)
+    assert r.status_code == 400
+    r = env.client.post("/api/v1/imports?name=log.txt", content=b"##garbage\r\n", headers=admin)
+    assert r.status_code == 200 and r.json()["quarantined"] == 1
+
+
+def test_imported_batches_reach_the_streaming_checks(env: Env, tmp_path: Path) -> None:
+    committed: list[int] = []
+    signer = ledger_signer("test2.envtrust/ledger", tmp_path / "k2", create=True)
+    app = create_app(
+        env.store, log_verifier=signer.verifier(), on_commit=lambda b, r: committed.append(len(b))
+    )
+    with TestClient(app) as client:
+        csv_text = "mn,pollutant,time,value,flag,kind\n" + f"{P1},a21026,2026-01-03T08:00:00,12,N,minute\n"
+        r = client.post(
+            "/api/v1/imports?name=one.csv",
+            content=csv_text,
+            headers={"Authorization": f"Bearer {env.tokens['admin']}", "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200 and committed == [1]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -298,12 +298,14 @@ def create_app(
     *,
     log_verifier: Verifier,
     witnesses: Sequence[Verifier | CosignatureVerifier] = (),
+    on_commit: Callable[[Sequence[Any], Sequence[Any]], None] | None = None,
 ) -> FastAPI:
     """The envtrust HTTP API over ``store``.
 
     ``log_verifier`` is the public key of this log (the key its checkpoints are signed with); ``witnesses``
     are the witness keys whose cosignatures the server accepts and shows (plain Ed25519 verifier keys or
-    cosignature/v1 keys).  The caller owns ``store`` and closes it.
+    cosignature/v1 keys); ``on_commit`` sees every batch imported through the API (the streaming checks).  The
+    caller owns ``store`` and closes it.
     """
     witness_keys: dict[tuple[str, bytes], CosignatureVerifier] = {}
     for w in witnesses:
@@ -638,5 +640,5 @@ def create_app(
 
     from .data import install_data_routes  # the data routes use the error shape above
 
-    install_data_routes(app, store)
+    install_data_routes(app, store, on_commit=on_commit)
     return app

@@ -9,12 +9,15 @@ the caller's scope answers 404, exactly as one that does not exist, so that scop
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
 import secrets
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -23,9 +26,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..alarms.book import AlarmBook, alarm_json
-from ..errors import AlarmError, AuthError
+from ..errors import AlarmError, AuthError, ImportFormatError
+from ..ingest.importer import OnCommit, import_file, mns_in
 from ..registry import Point
-from ..services import parse_iso_time
+from ..services import Ingest, parse_iso_time
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
@@ -107,6 +111,24 @@ class SeriesOut(BaseModel):
     flag: str = Field(description="One HJ 212 data flag per value ('-' where none was sent).")
 
 
+class ImportProblem(BaseModel):
+    line: int
+    code: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    name: str
+    format: str = Field(description="csv or frames")
+    records: int
+    stored: int
+    duplicates: int
+    already_stored: int
+    quarantined: int
+    readings_new: int
+    problems: list[ImportProblem] = Field(description="Quarantined records by line (the first 1,000).")
+
+
 class AlarmOut(BaseModel):
     id: int
     mn: str
@@ -173,6 +195,7 @@ _TEXT = {
     403: "Outside the account's scope or role, or a session change without its CSRF token",
     404: "Not found (or outside the caller's scope)",
     409: "The alarm's state does not allow this (e.g. acknowledged twice)",
+    413: "The body is too large",
 }
 
 
@@ -277,7 +300,13 @@ Caller = Annotated[Principal, Depends(principal)]
 
 
 # ------------------------------------------------------------------------------------------------ routes
-def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = None) -> None:
+MAX_IMPORT = 200 * 1024 * 1024
+IMPORTERS = {"admin", "regulator", "enterprise", "operator"}
+
+
+def install_data_routes(
+    app: FastAPI, store: Store, accounts: Accounts | None = None, *, on_commit: OnCommit | None = None
+) -> None:
     app.state.accounts = accounts or Accounts(store)
     book = AlarmBook(store)
 
@@ -377,6 +406,73 @@ def install_data_routes(app: FastAPI, store: Store, accounts: Accounts | None = 
         out = Response(status_code=204)
         out.delete_cookie(SESSION_COOKIE, path="/")
         return out
+
+    @app.post(
+        f"{API_PREFIX}/imports",
+        tags=["points"],
+        summary="Import a frames log or CSV file (the body) through the gateway's own path",
+        description="The body is the file (text/csv or text/plain). Every MN it names must be in the caller's "
+        "scope; records are stored and ledgered exactly as `envtrust import` stores them, checked by a running "
+        "server's streaming checks, and bad records are quarantined with their line numbers. At most 200 MB.",
+        response_model=ImportOut,
+        responses=_errors(400, 401, 403, 413),
+    )
+    async def import_(
+        request: Request,
+        who: Caller,
+        name: Annotated[
+            str, Query(pattern=r"^[\w.\-]{1,100}$", description="File name (decides CSV by .csv).")
+        ],
+    ) -> ImportOut:
+        if who.is_public:
+            raise ApiError(401, "login_required", "imports are for accounts: send an API token")
+        if who.role not in IMPORTERS:
+            raise ApiError(403, "forbidden", f"a {who.role} account cannot import data")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_IMPORT:
+            raise ApiError(413, "body_too_large", f"the file is {length} bytes, more than {MAX_IMPORT}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_IMPORT:
+                raise ApiError(413, "body_too_large", f"the file is more than {MAX_IMPORT} bytes")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if not data.strip():
+            raise ApiError(400, "empty_body", "the body must be the file to import")
+        return await asyncio.to_thread(_import, who, name, data)
+
+    def _import(who: Principal, name: str, data: bytes) -> ImportOut:
+        scopes = store.point_scopes()
+        with tempfile.TemporaryDirectory(prefix="envtrust-import-") as tmp:
+            path = FsPath(tmp) / name
+            path.write_bytes(data)
+            outside = sorted(m for m in mns_in(path, data) if m in scopes and not who.sees_point(*scopes[m]))
+            if outside:
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    f"the file has data of points outside your scope: {', '.join(outside[:10])}",
+                )
+            ingest = Ingest(store)
+            try:
+                report = import_file(ingest, path, peer=f"api:{who.username}:{name}", on_commit=on_commit)
+            except ImportFormatError as exc:
+                raise ApiError(400, "bad_file", str(exc).replace(str(path), name)) from None
+        return ImportOut(
+            name=name,
+            format=report.format,
+            records=report.records,
+            stored=report.stored,
+            duplicates=report.duplicates,
+            already_stored=report.already_stored,
+            quarantined=report.quarantined,
+            readings_new=report.readings_new,
+            problems=[
+                ImportProblem(line=x.line, code=x.code, reason=x.reason) for x in report.problems[:1000]
+            ],
+        )
 
     @app.get(
         f"{API_PREFIX}/points",

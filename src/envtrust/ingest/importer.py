@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import hj212
 from ..errors import ImportFormatError
 from ..services import Ingest, Prepared
-from ..store import FrameRow
+from ..store import FrameRow, WriteResult
 from .lines import events_with_lines
 
 __all__ = ["ImportReport", "LineProblem", "import_file", "is_csv"]
@@ -45,6 +46,31 @@ class ImportReport:
     problems: list[LineProblem] = field(default_factory=list)
 
 
+def mns_in(path: Path, data: bytes) -> set[str]:
+    """The MNs a frames log or CSV file names (to check, before importing, that the importer may write them)."""
+    out: set[str] = set()
+    if is_csv(path, data[:4096]):
+        text = data.decode("utf-8-sig", errors="replace")
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header: list[str] | None = None
+        for i, fields in enumerate(rows):
+            cells = [f.strip() for f in fields]
+            if not cells:
+                continue
+            if i == 0 and cells[0].lower() == "mn":
+                header = [c.lower() for c in cells]
+                continue
+            at = header.index("mn") if header and "mn" in header else 0
+            if len(cells) > at and cells[at]:
+                out.add(cells[at])
+        return out
+    for event in hj212.Decoder().feed(data):
+        mn = event.mn if isinstance(event, hj212.Frame) else getattr(event, "fields", {}).get("MN")
+        if mn:
+            out.add(mn)
+    return out
+
+
 def is_csv(path: Path, head: bytes) -> bool:
     """Whether a file is CSV rather than a frames log: a .csv name, or a first line with commas and no ``##``."""
     if path.suffix.lower() == ".csv":
@@ -53,41 +79,56 @@ def is_csv(path: Path, head: bytes) -> bool:
     return not first.startswith(b"##") and b"," in head.split(b"\n", 1)[0]
 
 
+OnCommit = Callable[[Sequence[Prepared], Sequence[WriteResult]], None]
+
+
 def import_file(
-    ingest: Ingest, path: str | Path, *, progress: Callable[[int], None] | None = None
+    ingest: Ingest,
+    path: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    peer: str | None = None,
+    on_commit: OnCommit | None = None,
 ) -> ImportReport:
-    """Import one file; ``progress`` is called with the number of bytes consumed since the last call."""
+    """Import one file; ``progress`` is called with the number of bytes consumed since the last call; ``peer``
+    names the source in each record (default ``file:NAME``); ``on_commit`` sees every committed batch (the
+    streaming checks of a running server)."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ImportFormatError(f"{p}: cannot read: {exc.strerror}") from None
+    source = peer or f"file:{p.name}"
     if is_csv(p, data[:4096]):
         report = ImportReport(str(p), "csv")
-        records = _csv_records(ingest, p, data)
+        records = _csv_records(ingest, p, data, source)
     else:
         report = ImportReport(str(p), "frames")
-        records = _frame_records(ingest, p, data)
+        records = _frame_records(ingest, p, data, source)
     batch: list[tuple[int, Prepared]] = []
     done_bytes = 0
     for line, size, prepared in records:
         batch.append((line, prepared))
         done_bytes += size
         if len(batch) >= BATCH:
-            _flush(ingest, batch, report)
+            _flush(ingest, batch, report, on_commit)
             if progress:
                 progress(done_bytes)
                 done_bytes = 0
-    _flush(ingest, batch, report)
+    _flush(ingest, batch, report, on_commit)
     if progress and done_bytes:
         progress(done_bytes)
     return report
 
 
-def _flush(ingest: Ingest, batch: list[tuple[int, Prepared]], report: ImportReport) -> None:
+def _flush(
+    ingest: Ingest, batch: list[tuple[int, Prepared]], report: ImportReport, on_commit: OnCommit | None = None
+) -> None:
     if not batch:
         return
     results = ingest.record([p for _, p in batch])
+    if on_commit is not None:
+        on_commit([p for _, p in batch], results)
     for (line, prepared), result in zip(batch, results, strict=True):
         report.records += 1
         row = prepared.row
@@ -104,8 +145,7 @@ def _flush(ingest: Ingest, batch: list[tuple[int, Prepared]], report: ImportRepo
     batch.clear()
 
 
-def _frame_records(ingest: Ingest, p: Path, data: bytes) -> Iterator[tuple[int, int, Prepared]]:
-    peer = f"file:{p.name}"
+def _frame_records(ingest: Ingest, p: Path, data: bytes, peer: str) -> Iterator[tuple[int, int, Prepared]]:
     done = 0
     for line, at, event in events_with_lines(data, ingest.decoder()):
         end = at + len(event.raw)
@@ -113,7 +153,7 @@ def _frame_records(ingest: Ingest, p: Path, data: bytes) -> Iterator[tuple[int, 
         done = end
 
 
-def _csv_records(ingest: Ingest, p: Path, data: bytes) -> Iterator[tuple[int, int, Prepared]]:
+def _csv_records(ingest: Ingest, p: Path, data: bytes, peer: str) -> Iterator[tuple[int, int, Prepared]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,7 +162,6 @@ def _csv_records(ingest: Ingest, p: Path, data: bytes) -> Iterator[tuple[int, in
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    peer = f"file:{p.name}"
     end = 0
     while True:
         try:
