@@ -271,19 +271,24 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-async def _note_body(request: Request) -> str:
-    """The request body as a UTF-8 note, at most :data:`MAX_NOTE_BYTES` (read without buffering more)."""
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, at most ``limit`` bytes (refused with 413 without buffering more)."""
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_NOTE_BYTES:
-        raise ApiError(413, "body_too_large", f"the note is {length} bytes, more than {MAX_NOTE_BYTES}")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ApiError(413, "body_too_large", f"the {what} is {length} bytes, more than {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_NOTE_BYTES:
-            raise ApiError(413, "body_too_large", f"the note is more than {MAX_NOTE_BYTES} bytes")
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"the {what} is more than {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _note_body(request: Request) -> str:
+    """The request body as a UTF-8 note, at most :data:`MAX_NOTE_BYTES` (read without buffering more)."""
+    body = await read_body(request, MAX_NOTE_BYTES, "note")
     if not body:
         raise ApiError(400, "empty_body", "the body must be a cosigned checkpoint note (text/plain)")
     try:

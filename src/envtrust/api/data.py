@@ -32,7 +32,7 @@ from ..registry import Point
 from ..services import Ingest, parse_iso_time
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
-from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
+from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse, read_body
 from .export import MAX_ROWS, csv_stream, xlsx_bytes
 
 __all__ = ["install_data_routes"]
@@ -340,6 +340,25 @@ def install_data_routes(
             raise ApiError(404, "no_alarm", f"no alarm {alarm_id}")
         return row, points.get(row["mn"])
 
+    def readable_point(who: Principal, mn: str, kind: str) -> Point:
+        """The point whose ``kind`` readings the caller asks for: 404 unknown, 401/403 outside the caller's access."""
+        points, scopes = registry()
+        p = points.get(mn)
+        if p is None:
+            raise ApiError(404, "no_point", f"no point {mn}")
+        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
+            if who.is_public:
+                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
+            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        return p
+
+    def my_points(who: Principal, mn: str | None) -> tuple[dict[str, Point], list[str]]:
+        """The registry, and the MNs whose alarms the caller may see (only ``mn`` when given)."""
+        if who.is_public:
+            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
+        points, scopes = registry()
+        return points, sorted(m for m in scopes if readable(who, m, scopes) and (mn is None or m == mn))
+
     errors = _errors(400, 401, 404)
 
     @app.get(
@@ -428,17 +447,7 @@ def install_data_routes(
             raise ApiError(401, "login_required", "imports are for accounts: send an API token")
         if who.role not in IMPORTERS:
             raise ApiError(403, "forbidden", f"a {who.role} account cannot import data")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_IMPORT:
-            raise ApiError(413, "body_too_large", f"the file is {length} bytes, more than {MAX_IMPORT}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_IMPORT:
-                raise ApiError(413, "body_too_large", f"the file is more than {MAX_IMPORT} bytes")
-            chunks.append(chunk)
-        data = b"".join(chunks)
+        data = await read_body(request, MAX_IMPORT, "file")
         if not data.strip():
             raise ApiError(400, "empty_body", "the body must be the file to import")
         return await asyncio.to_thread(_import, who, name, data)
@@ -530,14 +539,7 @@ def install_data_routes(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=50000)] = 5000,
     ) -> ReadingsPage:
-        points, scopes = registry()
-        p = points.get(mn)
-        if p is None:
-            raise ApiError(404, "no_point", f"no point {mn}")
-        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
-            if who.is_public:
-                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
-            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        p = readable_point(who, mn, kind)
         rows = store.readings_page(
             mn,
             kind,
@@ -582,14 +584,7 @@ def install_data_routes(
         start: Annotated[str | None, Query(max_length=40)] = None,
         end: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
-        points, scopes = registry()
-        p = points.get(mn)
-        if p is None:
-            raise ApiError(404, "no_point", f"no point {mn}")
-        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
-            if who.is_public:
-                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
-            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        p = readable_point(who, mn, kind)
         a, b = _time(start, "start", p), _time(end, "end", p)
         found = store.readings(mn=mn, kind=kind, pollutant=pollutant, start=a, end=b)
         header = ["mn", "point", "enterprise", "pollutant", "kind", "time", "avg", "min", "max", "cou"]
@@ -628,14 +623,7 @@ def install_data_routes(
         start: Annotated[str | None, Query(max_length=40)] = None,
         end: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
-        points, scopes = registry()
-        p = points.get(mn)
-        if p is None:
-            raise ApiError(404, "no_point", f"no point {mn}")
-        if kind not in PUBLIC_KINDS and not readable(who, mn, scopes):
-            if who.is_public:
-                raise ApiError(401, "login_required", f"{kind} readings are for accounts: send an API token")
-            raise ApiError(403, "forbidden", f"{kind} readings of {mn} are outside your account's scope")
+        p = readable_point(who, mn, kind)
         b = _time(end, "end", p)
         b = int(time.time()) if b is None else b
         a = _time(start, "start", p)
@@ -677,10 +665,7 @@ def install_data_routes(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     ) -> AlarmsPage:
-        if who.is_public:
-            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
-        points, scopes = registry()
-        mine = sorted(m for m in scopes if readable(who, m, scopes) and (mn is None or m == mn))
+        points, mine = my_points(who, mn)
         filters: dict[str, Any] = {"mn": mine, "state": state, "category": category, "check": check}
         filters["closed"] = None if include_closed else False
         rows = store.alarms(limit=limit, offset=offset, **filters) if mine else []
@@ -721,10 +706,7 @@ def install_data_routes(
         mn: Annotated[str | None, Query(max_length=64)] = None,
         include_closed: Annotated[bool, Query()] = True,
     ) -> Response:
-        if who.is_public:
-            raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
-        points, scopes = registry()
-        mine = sorted(m for m in scopes if readable(who, m, scopes) and (mn is None or m == mn))
+        points, mine = my_points(who, mn)
         filters: dict[str, Any] = {"mn": mine, "category": category, "check": check}
         filters["closed"] = None if include_closed else False
         found = store.alarms(limit=MAX_ROWS, **filters) if mine else []
