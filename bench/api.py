@@ -55,7 +55,7 @@ def fill(store: Store, days: int, pollutants: int) -> None:
     for m in range(days * 1440):
         raw = f"bench frame {m}".encode()
         frame = FrameRow(0, "bench", "import", "hj212", raw, hashlib.sha256(raw).digest(), mn=MN, cn="2051")
-        v = 10.0 + (m % 97) / 7.0
+        v = round(10.0 + (m % 97) / 7.0, 2)  # loggers send a few decimals
         rows = [
             ReadingRow(
                 MN,
@@ -63,7 +63,7 @@ def fill(store: Store, days: int, pollutants: int) -> None:
                 c,
                 T0 + 60 * m,
                 c,
-                {"avg": v, "min": v - 1, "max": v + 1, "zs_avg": v * 1.1},
+                {"avg": v, "min": v - 1, "max": v + 1, "zs_avg": round(v * 1.1, 2)},
                 "N",
             )
             for c in codes
@@ -109,6 +109,11 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
                 r.raise_for_status()
                 return len(r.json()["t"])
 
+            async def series_bytes(code: str) -> int:  # received, not parsed: what "returned" takes
+                r = await client.get(f"{base}/series?kind=minute&pollutant={code}&{span}")
+                r.raise_for_status()
+                return len(r.content)
+
             async def point_month() -> int:
                 return sum([await series(c) for c in codes])
 
@@ -118,6 +123,7 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
                 return len(r.json()["items"])
 
             for name, make in (
+                ("series_one_pollutant_month_received_ms", lambda: series_bytes(codes[0])),
                 ("series_one_pollutant_month_ms", lambda: series(codes[0])),
                 ("series_point_month_ms", point_month),
                 ("readings_one_pollutant_month_ms", lambda: readings_rows(codes[0])),
