@@ -50,9 +50,11 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_recheck_raises_alarms_people_act_on_them_and_a_config_change_is_ledgered(tmp_path: Path) -> None:
+def test_recheck_raises_alarms_people_act_on_them_and_a_config_change_is_ledgered(
+    tmp_path: Path, db_url: str
+) -> None:
     data, reg = _data(tmp_path)
-    db = f"sqlite:///{tmp_path / 'e.db'}"
+    db = db_url
     assert run("registry", "load", str(reg), "--db", db)[0] == 0
     assert run("import", str(data), "--db", db)[0] == 0
 

@@ -74,9 +74,10 @@ async def send(port: int, data: list[bytes]) -> None:
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_frames_sent_to_the_gateway_become_alarms_and_a_restart_keeps_them(
-    tmp_path: Path, registry_file: Path, mode: str
+    db_url: str, registry_file: Path, mode: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'envtrust.db'}"
+    """On SQLite and on PostgreSQL (the production path), the checks in a thread and in a child process."""
+    url = db_url
     points = {p.mn: p for p in load_registry(registry_file)}
     start = hours_ago(4)
     exceeding = start + timedelta(hours=2)
