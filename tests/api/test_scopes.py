@@ -1,6 +1,6 @@
 """Scopes through the API: two enterprises and two counties try to reach each other's data through every route.
 
-Real SQLite store, real accounts and API tokens, readings imported through the service path, alarms through the
+Real SQLite and PostgreSQL stores, real accounts and API tokens, readings imported through the service path, alarms through the
 alarm book; FastAPI's TestClient in process.
 """
 
@@ -68,9 +68,9 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Env]:
     monkeypatch.setenv("ENVTRUST_KEYS", str(tmp_path / "keys"))
-    store = open_store(f"sqlite:///{tmp_path / 'e.db'}")
+    store = open_store(db_url)  # SQLite and PostgreSQL
     ingest = Ingest(store)
     ingest.load_registry(parse_registry(REGISTRY))
     csv = tmp_path / "data.csv"
