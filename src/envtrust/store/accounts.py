@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
-from ..ledger.entries import account_event_entry
-from . import ledger
 from . import schema as s
+from .ledger import StateTx
 
 __all__ = ["ACCOUNT_STATE", "AccountTx"]
 
@@ -18,10 +17,8 @@ __all__ = ["ACCOUNT_STATE", "AccountTx"]
 ACCOUNT_STATE = ("username", "display_name", "role", "region", "enterprise_id", "active")
 
 
-class AccountTx:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._entries: list[tuple[str, str, bytes]] = []
+class AccountTx(StateTx):
+    """Changes of accounts and tokens inside one write transaction, each with its event."""
 
     def account(self, username: str) -> dict[str, Any] | None:
         row = (
@@ -65,13 +62,4 @@ class AccountTx:
             "state": json.dumps({k: account[k] for k in ACCOUNT_STATE}, ensure_ascii=False, sort_keys=True),
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
         }
-        t = s.account_events
-        rid = int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
-        self._entries.append(
-            ("account.event", f"account_events/{rid}", account_event_entry({**values, "id": rid}))
-        )
-
-    def finish(self) -> None:
-        if self._entries:
-            ledger.append_entries(self.conn, self._entries)
-            self._entries = []
+        self.record("account_events", values)

@@ -9,24 +9,22 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from ..ledger.entries import alarm_event_entry
-from . import ledger
 from . import schema as s
+from .ledger import StateTx
 
 __all__ = ["AlarmTx", "alarm_query"]
 
 _EVENT_STATE = ("state", "acked", "assignee", "severity", "escalation")
 
 
-class AlarmTx:
+class AlarmTx(StateTx):
     """Reads and writes of the alarm book inside one write transaction (the caller holds the write lock)."""
 
     def __init__(self, conn: Connection, *, dry: bool = False) -> None:
-        self.conn = conn
+        super().__init__(conn)
         self.dry = dry  # a dry run reads but writes nothing; ``changed`` tells whether a real run would write
         self.changed = False
         self._fake_id = 0
-        self._entries: list[tuple[str, str, bytes]] = []
         self.events: list[
             dict[str, Any]
         ] = []  # the events written, in order (for notifications after commit)
@@ -82,16 +80,7 @@ class AlarmTx:
             **{k: alarm[k] for k in _EVENT_STATE},
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
         }
-        t = s.alarm_events
-        rid = int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
-        row = {**values, "id": rid}
-        self._entries.append(("alarm.event", f"alarm_events/{rid}", alarm_event_entry(row)))
-        self.events.append({**row, "alarm": alarm})
-
-    def finish(self) -> None:
-        if self._entries:
-            ledger.append_entries(self.conn, self._entries)
-            self._entries = []
+        self.events.append({**self.record("alarm_events", values), "alarm": alarm})
 
 
 def alarm_query(

@@ -12,21 +12,23 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text, tuple_
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
-from ..ledger.entries import STATE_ENTRIES, entry_type, frame_entry, registry_entry
+from ..ledger.entries import entry_type, frame_entry, registry_entry
 from ..registry import Point
 from . import ledger
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
+
+T = TypeVar("T", bound=ledger.StateTx)
 
 __all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
 
@@ -709,14 +711,21 @@ class Store:
 
         The one way every state change of the workflows is written (DESIGN.md: every write is an entry).
         """
-        kind, entry_of = STATE_ENTRIES[table]
-        t = s.metadata.tables[table]
+        with self._state_tx(ledger.StateTx) as tx:
+            rid = int(tx.record(table, values)["id"])
+            idx = tx.finish()
+        assert idx is not None
+        return rid, idx
+
+    @contextlib.contextmanager
+    def _state_tx(self, factory: Callable[[Connection], T]) -> Iterator[T]:
+        """A write transaction under the write lock with a :class:`~envtrust.store.ledger.StateTx`; its queued
+        entries are appended before it commits."""
         with self._writing() as conn:
             self._lock(conn)
-            rid = int(conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
-            row = dict(conn.execute(select(t).where(t.c.id == rid)).mappings().one())
-            idx = ledger.append_entries(conn, [(kind, f"{table}/{rid}", entry_of(row))])
-        return rid, idx
+            tx = factory(conn)
+            yield tx
+            tx.finish()
 
     def iter_state_rows(self, table: str) -> Iterator[dict[str, Any]]:
         t = s.metadata.tables[table]
@@ -822,11 +831,8 @@ class Store:
             with self._reading() as conn:
                 yield AlarmTx(conn, dry=True)
             return
-        with self._writing() as conn:
-            self._lock(conn)
-            tx = AlarmTx(conn)
+        with self._state_tx(AlarmTx) as tx:
             yield tx
-            tx.finish()
 
     def alarms(self, *, limit: int | None = None, offset: int = 0, **filters: Any) -> list[dict[str, Any]]:
         """Alarms, newest first; filters as :func:`~envtrust.store.alarms.alarm_query` (default: open ones)."""
@@ -866,11 +872,8 @@ class Store:
     @contextlib.contextmanager
     def account_tx(self) -> Iterator[AccountTx]:
         """One write transaction over accounts and tokens; its events become ledger entries when it commits."""
-        with self._writing() as conn:
-            self._lock(conn)
-            tx = AccountTx(conn)
+        with self._state_tx(AccountTx) as tx:
             yield tx
-            tx.finish()
 
     def account(self, username: str) -> dict[str, Any] | None:
         with self._reading() as conn:

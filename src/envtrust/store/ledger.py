@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from ..ledger import merkle
-from ..ledger.entries import FRAME_FIELDS, entry_type, frame_entry
+from ..ledger.entries import FRAME_FIELDS, STATE_ENTRIES, entry_type, frame_entry
 from . import schema as s
 
 __all__ = [
+    "StateTx",
     "append_entries",
     "backfill_frames",
     "consistency_proof",
@@ -93,6 +94,32 @@ def append_entries(conn: Connection, entries: Sequence[Entry]) -> int:
     )
     _insert(conn, "ledger_nodes", ("level", "idx", "hash"), list(new_nodes))
     return size
+
+
+class StateTx:
+    """Rows of ledgered state tables (``STATE_ENTRIES``) written inside one write transaction (the caller holds the
+    write lock); their entries are appended together by :meth:`finish`, before the transaction commits."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._entries: list[Entry] = []
+
+    def record(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Insert a row and queue its entry, made from the row as stored; returns that row."""
+        kind, entry_of = STATE_ENTRIES[table]
+        t = s.metadata.tables[table]
+        rid = int(self.conn.execute(t.insert().values(**values).returning(t.c.id)).scalar_one())
+        row = dict(self.conn.execute(select(t).where(t.c.id == rid)).mappings().one())
+        self._entries.append((kind, f"{table}/{rid}", entry_of(row)))
+        return row
+
+    def finish(self) -> int | None:
+        """Append the queued entries; the index of the first, or None when there were none."""
+        if not self._entries:
+            return None
+        first = append_entries(self.conn, self._entries)
+        self._entries = []
+        return first
 
 
 def root_at(conn: Connection, size: int) -> bytes:
