@@ -2,11 +2,21 @@
 
 Run: ``.venv/bin/python bench/api.py [--days 30] [--pollutants 6] [--repeats 5] [--pg postgresql://…]``.
 
-A point with ``--pollutants`` channels of minute data for ``--days`` days is written through the store (as the
-gateway writes), then served by ``envtrust``'s own HTTP server (uvicorn, real loopback TCP) and fetched with httpx
-as a client would: ``/series`` (columns for charts) per pollutant, the whole point-month as one request per
-pollutant, and ``/readings`` (row objects) for comparison. Times are the best of ``--repeats`` (the machine is
-noisy). The raw SQL fetch of the same rows is measured in the same run as the floor.
+A point with ``--pollutants`` channels of minute data for the ``--days`` days up to now is written through the
+store (as the gateway writes; random walks sent with two decimals, as loggers send them), then served by ``envtrust``'s own HTTP server
+(uvicorn, real loopback TCP) and fetched with httpx as a client would:
+
+* ``/channels``: the whole point-month in one request — cold (the series cache emptied before each try: every
+  day is read from the readings table) and warm (the cache holds the completed days; today's part is read from
+  the readings table every time);
+* ``/series`` (one channel as columns, the charts' contract): one pollutant-month, warm and cold, and the whole
+  point-month as one request per pollutant (how it was fetched before ``/channels``);
+* ``/readings`` (row objects) for one pollutant-month, for comparison.
+
+"received" is the time until the last byte of the body has arrived; "parsed" adds the client's ``json.loads``.
+Times are the best of ``--repeats`` (the machine is noisy). In the same run: the raw SQL fetch of one
+pollutant-month (the floor without a cache), the server's own share (``Store.columns`` and the JSON encoding, in
+process) and what gzip would cost and save on the point-month body.
 
 Prints a table and writes ``api.json`` into ``--out`` (default ``bench/out``).
 """
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import hashlib
 import json
 import secrets
@@ -26,12 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import orjson
 from argon2 import PasswordHasher
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
 from envtrust.api import create_app, serve_http
+from envtrust.api.data import channels_body
 from envtrust.keys import ledger_signer
 from envtrust.registry import parse_registry
 from envtrust.store import FrameRow, ReadingRow, Store, open_store
@@ -40,10 +54,12 @@ from envtrust.workflow.identity import Accounts
 ROOT = Path(__file__).resolve().parent
 MN = "BENCH0000000000000000001"
 CODES = ["a21026", "a21002", "a34013", "a19001", "a00000", "a01012", "a01011", "a01014"]
-T0 = 1_767_225_600 - 8 * 3600  # a local midnight (UTC+8)
+DAY = 86400
+# the month that ends now (to the minute): today's part of it is never in the series cache, as in real use
+T0 = int(time.time()) // 60 * 60 - 30 * DAY
 
 
-def fill(store: Store, days: int, pollutants: int) -> None:
+def fill(store: Store, days: int, pollutants: int, t0: int = T0) -> None:
     codes = CODES[:pollutants]
     store.load_registry(
         parse_registry(
@@ -51,23 +67,23 @@ def fill(store: Store, days: int, pollutants: int) -> None:
             'medium = "gas"\nreference_o2 = 6.0\nlimits = { a21026 = 35 }\n'
         )
     )
+    # each channel a random walk around its level with minute noise, sent with two decimals as loggers do
+    rng = np.random.default_rng(212)
+    n = days * 1440
+    level = 5 + 40 * rng.random(len(codes))
+    walk = np.abs(level + np.cumsum(rng.normal(0, 0.05, (n, len(codes))), axis=0))
+    avg = np.round(walk * (1 + rng.normal(0, 0.02, walk.shape)), 2).tolist()
+    low = np.round(walk * 0.9, 2).tolist()
+    high = np.round(walk * 1.1, 2).tolist()
+    conv = np.round(walk * 1.37, 2).tolist()
     batch: list[tuple[FrameRow, list[ReadingRow]]] = []
-    for m in range(days * 1440):
+    for m in range(n):
         raw = f"bench frame {m}".encode()
         frame = FrameRow(0, "bench", "import", "hj212", raw, hashlib.sha256(raw).digest(), mn=MN, cn="2051")
-        v = round(10.0 + (m % 97) / 7.0, 2)  # loggers send a few decimals
-        rows = [
-            ReadingRow(
-                MN,
-                "minute",
-                c,
-                T0 + 60 * m,
-                c,
-                {"avg": v, "min": v - 1, "max": v + 1, "zs_avg": round(v * 1.1, 2)},
-                "N",
-            )
-            for c in codes
-        ]
+        rows = []
+        for i, c in enumerate(codes):
+            values = {"avg": avg[m][i], "min": low[m][i], "max": high[m][i], "zs_avg": conv[m][i]}
+            rows.append(ReadingRow(MN, "minute", c, t0 + 60 * m, c, values, "N"))
         batch.append((frame, rows))
         if len(batch) == 5000:
             store.write(batch)
@@ -88,8 +104,6 @@ def best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[str, Any]:
     store = open_store(url)
-    with console.status(f"writing {args.days} days × {args.pollutants} channels of minute data"):
-        fill(store, args.days, args.pollutants)
     acc = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     acc.create("bench-admin", "admin", who="bench", password=None)
     token = acc.create_token("bench-admin", "bench", who="bench")[1]
@@ -97,45 +111,84 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
     app = create_app(store, log_verifier=ledger_signer("bench.envtrust/ledger", keys, create=True).verifier())
     server = await serve_http(app, "127.0.0.1", 0)
     base = f"http://127.0.0.1:{server.port}/api/v1/points/{MN}"
-    end = T0 + args.days * 86400
-    span = "start=2026-01-01T00:00&end=" + time.strftime("%Y-%m-%dT%H:%M", time.gmtime(end + 8 * 3600))
+    t0 = int(time.time()) // 60 * 60 - args.days * DAY
+    with console.status(f"writing {args.days} days × {args.pollutants} channels of minute data"):
+        fill(store, args.days, args.pollutants, t0)
+    end = t0 + args.days * DAY
+    span = "&".join(  # in the point's local time (UTC+8)
+        f"{k}={time.strftime('%Y-%m-%dT%H:%M', time.gmtime(x + 8 * 3600))}"
+        for k, x in (("start", t0), ("end", end))
+    )
     codes = CODES[: args.pollutants]
     result: dict[str, Any] = {}
     try:
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
 
-            async def series(code: str) -> int:
-                r = await client.get(f"{base}/series?kind=minute&pollutant={code}&{span}")
+            async def get(url: str) -> bytes:
+                r = await client.get(url)
                 r.raise_for_status()
-                return len(r.json()["t"])
+                return r.content
 
-            async def series_bytes(code: str) -> int:  # received, not parsed: what "returned" takes
-                r = await client.get(f"{base}/series?kind=minute&pollutant={code}&{span}")
-                r.raise_for_status()
-                return len(r.content)
+            async def settle(
+                rows: int,
+            ) -> None:  # the cache is filled after the answer: let that finish first
+                await asyncio.sleep(0.05)
+                while await asyncio.to_thread(cache_rows, store) < rows:
+                    await asyncio.sleep(0.05)
 
-            async def point_month() -> int:
-                return sum([await series(c) for c in codes])
+            days = (
+                int(time.time()) // DAY - t0 // DAY
+            )  # the month's complete UTC days: what the cache can hold
+            channels_url = f"{base}/channels?kind=minute&{span}"
 
-            async def readings_rows(code: str) -> int:
-                r = await client.get(f"{base}/readings?kind=minute&pollutant={code}&limit=50000&{span}")
-                r.raise_for_status()
-                return len(r.json()["items"])
+            def series_url(code: str) -> str:
+                return f"{base}/series?kind=minute&pollutant={code}&{span}"
 
-            for name, make in (
-                ("series_one_pollutant_month_received_ms", lambda: series_bytes(codes[0])),
-                ("series_one_pollutant_month_ms", lambda: series(codes[0])),
-                ("series_point_month_ms", point_month),
-                ("readings_one_pollutant_month_ms", lambda: readings_rows(codes[0])),
-            ):
+            async def channels_received() -> int:
+                return len(await get(channels_url))
+
+            async def channels_parsed() -> int:
+                return sum(c["n"] for c in json.loads(await get(channels_url))["channels"])
+
+            async def series_received() -> int:
+                return len(await get(series_url(codes[0])))
+
+            async def series_parsed() -> int:
+                return len(json.loads(await get(series_url(codes[0])))["t"])
+
+            async def series_point_month() -> int:
+                return sum([len(json.loads(await get(series_url(c)))["t"]) for c in codes])
+
+            async def readings_rows() -> int:
+                url = f"{base}/readings?kind=minute&pollutant={codes[0]}&limit=50000&{span}"
+                return len(json.loads(await get(url))["items"])
+
+            async def timed(name: str, make: Any, *, cold: int = 0) -> None:
+                """Best of the repeats; ``cold``: empty the cache before each, and wait for that many rows after."""
                 t_best = float("inf")
                 n = 0
                 for _ in range(args.repeats):
+                    if cold:
+                        await asyncio.to_thread(store.clear_cache)
                     t = time.perf_counter()
                     n = await make()
                     t_best = min(t_best, time.perf_counter() - t)
+                    if cold:
+                        await settle(cold)
                 result[name] = round(t_best * 1000, 1)
-                result[name.replace("_ms", "_values")] = n
+                result[name.replace("_ms", "_size")] = n
+
+            await timed("channels_point_month_cold_received_ms", channels_received, cold=len(codes) * days)
+            await timed("channels_point_month_received_ms", channels_received)
+            await timed("channels_point_month_parsed_ms", channels_parsed)
+            await timed("series_one_pollutant_month_cold_received_ms", series_received, cold=days)
+            await channels_received()
+            await settle(len(codes) * days)
+            await timed("series_one_pollutant_month_received_ms", series_received)
+            await timed("series_one_pollutant_month_parsed_ms", series_parsed)
+            await timed("series_point_month_6_requests_parsed_ms", series_point_month)
+            await timed("readings_one_pollutant_month_parsed_ms", readings_rows)
+            body = await get(channels_url)
         q = text(
             "SELECT data_time, avg, min, max, zs_avg, rtd, flag FROM readings WHERE mn = :mn AND kind = 'minute' "
             "AND pollutant = :p AND data_time >= :a AND data_time < :b ORDER BY data_time"
@@ -143,14 +196,39 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
 
         def raw() -> int:
             with store.engine.connect() as conn:
-                return len(conn.execute(q, {"mn": MN, "p": codes[0], "a": T0, "b": end}).fetchall())
+                return len(conn.execute(q, {"mn": MN, "p": codes[0], "a": t0, "b": end}).fetchall())
 
         t_raw, _ = best(raw, args.repeats)
         result["sql_fetch_one_pollutant_month_ms"] = round(t_raw * 1000, 1)
+        # the server's share, in process: the columns (cache warm), then the JSON answer
+        t_cols, found = best(lambda: store.columns(MN, "minute", t0, end), args.repeats)
+        result["server_columns_point_month_ms"] = round(t_cols * 1000, 1)
+        t_json, _ = best(
+            lambda: orjson.dumps(
+                channels_body(MN, "minute", t0, end, found), option=orjson.OPT_SERIALIZE_NUMPY
+            ),
+            args.repeats,
+        )
+        result["server_json_point_month_ms"] = round(t_json * 1000, 1)
+        for level in (1, 6):
+            t_gz, packed = best(lambda level=level: gzip.compress(body, compresslevel=level), 3)
+            result[f"gzip{level}_point_month_ms"] = round(t_gz * 1000, 1)
+            result[f"gzip{level}_point_month_size"] = len(packed)
+        result["cache_bytes_point_month"] = cache_bytes(store)
     finally:
         await server.stop()
         store.close()
     return result
+
+
+def cache_rows(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM series_cache")).scalar_one())
+
+
+def cache_bytes(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT sum(length(data)) FROM series_cache")).scalar_one() or 0)
 
 
 def main() -> None:

@@ -20,22 +20,25 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from ..alarms.book import AlarmBook, alarm_json
 from ..errors import AlarmError, AuthError, ImportFormatError
 from ..ingest.importer import OnCommit, import_file, mns_in
 from ..registry import Point
 from ..services import Ingest, parse_iso_time
-from ..store import Store
+from ..store import CacheFill, Store
+from ..store.series import NONE64, Columns, decimal_scale, runs
 from ..workflow.identity import PUBLIC, Accounts, Principal
-from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse, read_body
+from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse, log, read_body
 from .export import MAX_ROWS, csv_stream, xlsx_bytes
 
-__all__ = ["install_data_routes"]
+__all__ = ["channels_body", "install_data_routes"]
 
 PUBLIC_KINDS = ("hour", "day")  # disclosed to everyone (clauses 七 and 十六)
 ACTORS = {"admin", "regulator", "inspector"}  # may acknowledge, clear and assign alarms
@@ -107,8 +110,43 @@ class SeriesOut(BaseModel):
     avg: list[float | None] = Field(description="Average (real-time value for kind rtd).")
     min: list[float | None]
     max: list[float | None]
-    zs: list[float | None] = Field(description="Converted (reference-O2) average as sent.")
+    zs: list[float | None] = Field(
+        description="Converted (reference-O2) value as sent (ZsAvg; ZsRtd for kind rtd)."
+    )
     flag: str = Field(description="One HJ 212 data flag per value ('-' where none was sent).")
+
+
+class ChannelOut(BaseModel):
+    pollutant: str
+    n: int = Field(description="Number of readings.")
+    t: list[list[int]] = Field(
+        description="Data times (period starts, UTC epoch seconds) as runs `[first, step, count]`: "
+        "`first + step·i` for `i < count`, the runs one after another."
+    )
+    avg: list[float | None] | None = Field(
+        default=None,
+        description="Average (real-time value for kind rtd); left out when no value is in the range.",
+    )
+    min: list[float | None] | None = None
+    max: list[float | None] | None = None
+    zs: list[float | None] | None = Field(
+        default=None, description="Converted (reference-O2) value as sent (ZsAvg; ZsRtd for kind rtd)."
+    )
+    cou: list[float | None] | None = Field(default=None, description="Cumulative value (Cou), e.g. flow.")
+    scale: dict[str, int] | None = Field(
+        default=None,
+        description="Columns sent as exact scaled integers: divide each number of column `c` by 10^scale[c] "
+        "(this gives exactly the double of the decimal the logger sent). Columns not named here hold the values.",
+    )
+    flag: str = Field(description="One HJ 212 data flag per value ('-' where none was sent).")
+
+
+class ChannelsOut(BaseModel):
+    mn: str
+    kind: str
+    start: int = Field(description="UTC epoch seconds of the first slot asked for.")
+    end: int = Field(description="UTC epoch seconds, exclusive.")
+    channels: list[ChannelOut] = Field(description="By pollutant code.")
 
 
 class ImportProblem(BaseModel):
@@ -299,8 +337,44 @@ def principal(request: Request) -> Principal:
 Caller = Annotated[Principal, Depends(principal)]
 
 
+def channels_body(mn: str, kind: str, start: int, end: int, found: dict[str, Columns]) -> dict[str, Any]:
+    """The ``/channels`` answer for ``orjson.dumps(…, option=OPT_SERIALIZE_NUMPY)``: times as runs, each value
+    column left out when empty, else as exact scaled integers (pre-encoded) where its values allow, else numbers."""
+    out = []
+    for code, c in found.items():
+        ch: dict[str, Any] = {"pollutant": code, "n": len(c), "t": runs(c.t)}
+        scale: dict[str, int] = {}
+        for name, col in (("avg", c.value), ("min", c.min), ("max", c.max), ("zs", c.zs), ("cou", c.cou)):
+            if not len(col) or np.isnan(col).all():
+                continue  # no value in the range: left out
+            exact = decimal_scale(col)
+            if exact is None:
+                ch[name] = col  # NaN is encoded as null
+                continue
+            scale[name], ints, missing = exact
+            text = orjson.dumps(ints, option=_NUMPY)
+            ch[name] = orjson.Fragment(text.replace(_NONE64, b"null") if missing else text)
+        if scale:
+            ch["scale"] = scale
+        ch["flag"] = c.flag
+        out.append(ch)
+    return {"mn": mn, "kind": kind, "start": start, "end": end, "channels": out}
+
+
+def _fill_cache(store: Store, fills: list[CacheFill]) -> None:
+    """Add what a series request read to the cache; a failure here costs only speed, never the answer."""
+    for fill in fills:
+        try:
+            store.fill_cache(fill)
+        except Exception:  # a busy or read-only database: the next request reads the readings again
+            log.warning("series cache not filled for %s %s", fill.mn, fill.kind, exc_info=True)
+
+
 # ------------------------------------------------------------------------------------------------ routes
 MAX_IMPORT = 200 * 1024 * 1024
+MAX_SERIES_SPAN = 31 * 86400
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_NONE64 = str(NONE64).encode()
 IMPORTERS = {"admin", "regulator", "enterprise", "operator"}
 
 
@@ -607,11 +681,26 @@ def install_data_routes(
         rows = (row(r) for r in itertools.islice(found, MAX_ROWS))
         return _export(format, f"{mn}-{kind}", header, rows)
 
+    def series_span(start: str | None, end: str | None, p: Point) -> tuple[int, int]:
+        b = _time(end, "end", p)
+        b = int(time.time()) if b is None else b
+        a = _time(start, "start", p)
+        a = b - 86400 if a is None else a
+        if not 0 < b - a <= MAX_SERIES_SPAN:
+            raise ApiError(400, "bad_span", "`start` must be before `end`, at most 31 days before it")
+        return a, b
+
+    def cached(body: dict[str, Any], fills: list[CacheFill]) -> Response:
+        """The JSON answer; the days read from the readings table go to the series cache after it is sent."""
+        task = BackgroundTask(_fill_cache, store, fills) if fills else None
+        return Response(orjson.dumps(body, option=_NUMPY), media_type="application/json", background=task)
+
     @app.get(
         f"{API_PREFIX}/points/{{mn}}/series",
         tags=["points"],
         summary="One channel of a point as columns, for charts (fast: up to 31 days of minute data)",
-        description="Access as for readings. Default: the 24 hours before `end` (default now). At most 31 days.",
+        description="Access as for readings. Default: the 24 hours before `end` (default now). At most 31 days. "
+        "For every channel at once, in a more compact form, see `/points/{mn}/channels`.",
         response_model=SeriesOut,
         responses=_errors(400, 401, 403, 404),
     )
@@ -624,29 +713,57 @@ def install_data_routes(
         end: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
         p = readable_point(who, mn, kind)
-        b = _time(end, "end", p)
-        b = int(time.time()) if b is None else b
-        a = _time(start, "start", p)
-        a = b - 86400 if a is None else a
-        if not 0 < b - a <= 31 * 86400:
-            raise ApiError(400, "bad_span", "`start` must be before `end`, at most 31 days before it")
-        rows = store.series(mn, kind, pollutant, a, b)
-        cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), (), ()]
-        t, avg, lo, hi, zs, rtd, flag = cols
+        a, b = series_span(start, end, p)
+        fills: list[CacheFill] = []
+        c = store.columns(mn, kind, a, b, [pollutant], defer=fills)[pollutant]
         body = {
             "mn": mn,
             "kind": kind,
             "pollutant": pollutant,
             "start": a,
             "end": b,
-            "t": t,
-            "avg": rtd if kind == "rtd" else avg,
-            "min": lo,
-            "max": hi,
-            "zs": zs,
-            "flag": "".join((f or "-")[:1] for f in flag),
+            "t": c.t,
+            "avg": c.value,
+            "min": c.min,
+            "max": c.max,
+            "zs": c.zs,
+            "flag": c.flag,
         }
-        return Response(orjson.dumps(body), media_type="application/json")
+        return cached(body, fills)
+
+    @app.get(
+        f"{API_PREFIX}/points/{{mn}}/channels",
+        tags=["points"],
+        summary="Every channel of a point (or those asked for) as compact columns: a point-month in one request",
+        description="Access as for readings. Default: the 24 hours before `end` (default now). At most 31 days. "
+        "Times come as runs `[first, step, count]` (the times `first + step·i`, `i < count`; one run per gap in "
+        "regular data); a value column that has no value in the range is left out; a column named in `scale` "
+        "holds integers k for the values k / 10^scale (exact).",
+        response_model=ChannelsOut,
+        responses=_errors(400, 401, 403, 404),
+    )
+    def channels(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        kind: Annotated[Literal["rtd", "minute", "hour", "day"], Query()] = "minute",
+        pollutant: Annotated[
+            list[str] | None,
+            Query(
+                max_length=16,
+                description="Only these channels (repeat the parameter); default every channel the point "
+                "has sent readings of this kind of.",
+            ),
+        ] = None,
+        start: Annotated[str | None, Query(max_length=40)] = None,
+        end: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> Response:
+        p = readable_point(who, mn, kind)
+        a, b = series_span(start, end, p)
+        if pollutant is not None and len(pollutant) > 64:
+            raise ApiError(400, "too_many", "at most 64 `pollutant` parameters")
+        fills: list[CacheFill] = []
+        found = store.columns(mn, kind, a, b, pollutant, defer=fills)
+        return cached(channels_body(mn, kind, a, b, found), fills)
 
     @app.get(
         f"{API_PREFIX}/alarms",

@@ -3,6 +3,6 @@
 SQL lives only in this package.  ``open_store(url)`` migrates the schema to the current version.
 """
 
-from .base import FrameRow, ReadingRow, Status, Store, WriteResult, open_store
+from .base import CacheFill, FrameRow, ReadingRow, Status, Store, WriteResult, open_store
 
-__all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
+__all__ = ["CacheFill", "FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]

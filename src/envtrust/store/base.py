@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text, tuple_
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -27,10 +29,11 @@ from . import ledger
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
+from .series import CACHED_KINDS, COLUMNS, DAY, Columns, assemble, columns_from_rows, pack, unpack
 
 T = TypeVar("T", bound=ledger.StateTx)
 
-__all__ = ["FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
+__all__ = ["CacheFill", "FrameRow", "ReadingRow", "Status", "Store", "WriteResult", "open_store"]
 
 
 @dataclass(slots=True)
@@ -98,6 +101,24 @@ class Status:
 
 _ENTRY_COLUMNS = ("id", *s.FRAME_COLUMNS)  # the order of a frame row tuple
 
+_REFILL = 60  # a cache row of today is made again once this many readings lie after it
+_CHUNK = 4096  # rows converted to columns at a time
+
+LATEST_KINDS = (
+    "rtd",
+    "minute",
+    "hour",
+    "day",
+)  # the kinds of readings whose newest values point_latest keeps
+_POINT_LATEST_COLUMNS = ("mn", "frames", "last_received_us", *LATEST_KINDS)
+_POINT_LATEST_SQLITE = (
+    f"INSERT INTO point_latest ({', '.join(_POINT_LATEST_COLUMNS)}) VALUES ({', '.join('?' * 7)}) "
+    "ON CONFLICT (mn) DO UPDATE SET frames = excluded.frames, last_received_us = excluded.last_received_us, "
+    "rtd = excluded.rtd, minute = excluded.minute, hour = excluded.hour, day = excluded.day"
+)
+# a series cache row holds its day's readings before its upto time: a reading written into that span makes it stale
+_UNCACHE_SQLITE = "DELETE FROM series_cache WHERE mn = ? AND kind = ? AND day = ? AND upto > ?"
+
 
 def _nul_free(text: str | None) -> str | None:
     return text.replace("\x00", "\\x00") if text is not None and "\x00" in text else text
@@ -143,6 +164,44 @@ def _same_state(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k != "updated_us"} == {
         k: v for k, v in b.items() if k != "updated_us"
     }
+
+
+@dataclass(slots=True)
+class CacheFill:
+    """Rows for the series cache that :meth:`Store.columns` made for one point and kind: ``rows`` of (day,
+    pollutant, readings, upto, packed columns); ``frame_id`` the newest frame visible when it read them."""
+
+    mn: str
+    kind: str
+    frame_id: int
+    rows: list[tuple[int, str, int, int, bytes]]
+
+
+def _cache_row(code: str, day: int, c: Columns, today: int) -> tuple[int, str, int, int, bytes]:
+    """A series cache row: a day that is over holds it all; today holds what there is, up to its newest reading."""
+    upto = (day + 1) * DAY if day < today else int(c.t[-1]) + 1
+    return day, code, len(c), upto, pack(c, day)
+
+
+def _spans(days: list[int]) -> list[tuple[int, int]]:
+    """Sorted day numbers → runs of consecutive days ``(first, last)``."""
+    out: list[tuple[int, int]] = []
+    for d in days:
+        if out and out[-1][1] == d - 1:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+def _same_columns(a: Columns, b: Columns) -> bool:
+    import numpy as np
+
+    return (
+        np.array_equal(a.t, b.t)
+        and all(np.array_equal(getattr(a, c), getattr(b, c), equal_nan=True) for c in COLUMNS)
+        and a.flag == b.flag
+    )
 
 
 class Store:
@@ -336,6 +395,7 @@ class Store:
         reading_rows: list[tuple[Any, ...]] = []
         results: list[WriteResult] = []
         owners: list[int] = []  # index into results for each reading row
+        stats: dict[str, list[int]] = {}  # mn -> [frames not quarantined, newest receive time] (point_latest)
         for frame, readings in batch:
             if frame.skip_if_known:
                 # an import skips what the same file line stored before; a repeat on another line is a copy
@@ -382,6 +442,13 @@ class Store:
             entries.append((entry_type(frame.format), f"frames/{fid}", entry))
             result = WriteResult(fid, status)
             results.append(result)
+            if status != "quarantine" and frame.mn is not None:
+                st = stats.get(frame.mn)
+                if st is None:
+                    stats[frame.mn] = [1, frame.received_us]
+                else:
+                    st[0] += 1
+                    st[1] = max(st[1], frame.received_us)
             if status == "ok":
                 idx = len(results) - 1
                 for r in readings:
@@ -413,6 +480,7 @@ class Store:
             self._insert_frames(conn, frame_rows)
             if self._ledger_on:
                 ledger.append_entries(conn, entries)
+        inserted: list[bool] = []
         if reading_rows:
             inserted = self._insert_readings(conn, reading_rows)
             for owner, new in zip(owners, inserted, strict=True):
@@ -420,7 +488,92 @@ class Store:
                     results[owner].readings_new += 1
                 else:
                     results[owner].readings_known += 1
+        self._update_derived(conn, stats, reading_rows, inserted)
         return results
+
+    def _update_derived(
+        self,
+        conn: Connection,
+        stats: dict[str, list[int]],
+        reading_rows: list[tuple[Any, ...]],
+        inserted: list[bool],
+    ) -> None:
+        """Keep the derived tables up to date with what this transaction stored: per point the frames received and
+        the newest reading of each channel (only forward in time: a back-filled older reading changes nothing), and
+        the series cache (a row is dropped when a reading is written into the span it holds).  The batch is aggregated here first; each
+        point's row is then read, merged and written back once (under the write lock)."""
+        newest: dict[
+            str, dict[str, dict[str, list[Any]]]
+        ] = {}  # mn -> kind -> pollutant -> [t, value, zs, flag]
+        stale: dict[
+            tuple[str, str, int], int
+        ] = {}  # (mn, kind, day) -> the earliest data time written into it
+        seen: tuple[str, str] | None = None
+        channels: dict[str, list[Any]] = {}
+        # a reading stored before is skipped: the stored one stays, and so does what was derived from it
+        for row in itertools.compress(reading_rows, inserted):
+            mn, kind, pollutant, t = row[0], row[1], row[2], row[3]
+            if (mn, kind) != seen:  # the readings of a frame share both
+                seen = (mn, kind)
+                channels = newest.setdefault(mn, {}).setdefault(kind, {}) if kind in LATEST_KINDS else {}
+            old = channels.get(pollutant)
+            if old is None or t > old[0]:
+                if kind == "rtd":
+                    channels[pollutant] = [t, row[6], row[11], row[15]]
+                else:
+                    channels[pollutant] = [t, row[7], row[12], row[15]]
+            if kind in CACHED_KINDS:
+                day = (mn, kind, t // DAY)
+                if t < stale.get(day, t + 1):
+                    stale[day] = t
+        mns = sorted(stats.keys() | newest.keys())
+        rows: list[tuple[Any, ...]] = []
+        if mns:
+            have = self._point_latest(conn, mns)
+            for mn in mns:
+                frames, last, *texts = have.get(mn) or [0, None, None, None, None, None]
+                texts = list(texts)  # JSON text or None per kind
+                st = stats.get(mn)
+                if st is not None:
+                    frames += st[0]
+                    last = st[1] if last is None else max(last, st[1])
+                for kind, channels in newest.get(mn, {}).items():
+                    k = LATEST_KINDS.index(kind)
+                    text_k = texts[k]
+                    stored = orjson.loads(text_k) if text_k else {}
+                    changed = False
+                    for code, entry in channels.items():
+                        old = stored.get(code)
+                        if old is None or entry[0] > old[0]:
+                            stored[code] = entry
+                            changed = True
+                    if changed:
+                        texts[k] = orjson.dumps(stored).decode()
+                rows.append((mn, frames, last, *texts))
+        if self.dialect == "sqlite":
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            if rows:
+                cur.executemany(_POINT_LATEST_SQLITE, rows)
+            if stale:
+                cur.executemany(_UNCACHE_SQLITE, [(*key, t) for key, t in stale.items()])
+            return
+        from .postgres import update_derived
+
+        update_derived(conn, rows, [(*key, t) for key, t in stale.items()])
+
+    def _point_latest(self, conn: Connection, mns: list[str]) -> dict[str, list[Any]]:
+        """The point_latest rows of these MNs: mn -> [frames, last received, rtd, minute, hour, day]."""
+        out: dict[str, list[Any]] = {}
+        if self.dialect == "sqlite":
+            for i in range(0, len(mns), 500):
+                part = mns[i : i + 500]
+                sql = f"SELECT * FROM point_latest WHERE mn IN ({', '.join('?' * len(part))})"
+                for mn, *rest in self._raw(conn, sql, part):
+                    out[mn] = rest
+            return out
+        from .postgres import point_latest_rows
+
+        return point_latest_rows(conn, mns)
 
     # backend-specific bulk inserts -------------------------------------------------------------
     _FRAME_SQL = "INSERT INTO frames (id, {}) VALUES ({})".format(
@@ -556,75 +709,326 @@ class Store:
             for row in conn.execute(q).mappings():
                 yield dict(row)
 
-    def overview(self) -> list[dict[str, Any]]:
-        """Per registered point: frames received, quarantined, last receive time, newest real-time values."""
+    def _raw(
+        self, conn: Connection, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[Any]:
+        """Rows of a query through the driver's own cursor (``?`` placeholders): no per-row objects of SQLAlchemy,
+        for the reads that return many rows.  Runs in ``conn``'s transaction."""
+        raw = conn.connection.driver_connection
+        if self.dialect == "sqlite":
+            cur = raw.cursor()  # type: ignore[union-attr]
+        else:
+            sql = sql.replace("?", "%s")
+            cur = raw.cursor(binary=binary)  # type: ignore[union-attr]
+        try:
+            cur.execute(sql, tuple(params))
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def _raw_columns(self, conn: Connection, mn: str, kind: str, code: str, start: int, end: int) -> Columns:
+        """One channel's readings over ``start <= t < end`` as columns, straight from the readings table."""
+        if self.dialect == "postgresql":
+            from .postgres import channel_columns
+
+            return channel_columns(conn, kind, (mn, kind, code, start, end))
+        # SQLite: converted a chunk at a time, so that only a chunk of row objects is alive at once (a month of
+        # minute data as 43,200 tuples of seven objects each would keep the garbage collector walking them)
+        value, zs = ("rtd", "zs_rtd") if kind == "rtd" else ("avg", "zs_avg")
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(
+                f"SELECT data_time, {value}, min, max, {zs}, cou, flag FROM readings WHERE mn = ? AND kind = ? "
+                "AND pollutant = ? AND data_time >= ? AND data_time < ? ORDER BY data_time",
+                (mn, kind, code, start, end),
+            )
+            parts = []
+            while chunk := cur.fetchmany(_CHUNK):
+                parts.append((0, columns_from_rows(chunk)))
+        finally:
+            cur.close()
+        return assemble(parts) if len(parts) != 1 else parts[0][1]
+
+    def _raw_columns_many(
+        self, conn: Connection, mn: str, kind: str, ranges: list[tuple[str, int, int]]
+    ) -> list[Columns]:
+        """:meth:`_raw_columns` for several ``(pollutant, start, end)`` at once (on PostgreSQL: one statement)."""
+        if self.dialect == "postgresql" and len(ranges) > 1:
+            from .postgres import channels_columns
+
+            return channels_columns(conn, mn, kind, ranges)
+        return [self._raw_columns(conn, mn, kind, code, lo, hi) for code, lo, hi in ranges]
+
+    def overview(self, mns: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Per registered point (all, or those of ``mns``), in registry order: who and where it is, frames received
+        (duplicates included, quarantine not), the newest receive time, its limits, and the newest values —
+        ``latest`` per pollutant the newest real-time or minute reading (real-time when it is at least as new),
+        ``hourly`` the newest hourly one, each ``{"kind", "time" (epoch s), "value", "zs", "flag"}``.
+
+        Reads only the registry and the derived table ``point_latest`` (one row per point): its cost grows with
+        the number of points and channels, not with the history stored."""
+        wanted = None if mns is None else set(mns)
+        if wanted is not None and not wanted:
+            return []
+        # a few points: look them up; many: read every point and keep theirs
+        few = sorted(wanted) if wanted is not None and len(wanted) <= 500 else []
+        where = f" WHERE p.mn IN ({', '.join('?' * len(few))})" if few else ""
         with self._reading() as conn:
-            counts = {
-                r.mn: (r.n, r.last)
-                for r in conn.execute(
-                    select(
-                        s.frames.c.mn, func.count().label("n"), func.max(s.frames.c.received_us).label("last")
-                    )
-                    .where(s.frames.c.status != "quarantine")
-                    .group_by(s.frames.c.mn)
-                )
-            }
-            latest_t = (
-                select(s.readings.c.mn, func.max(s.readings.c.data_time).label("t"))
-                .where(s.readings.c.kind == "rtd")
-                .group_by(s.readings.c.mn)
-                .subquery()
+            conn.execute(text("SELECT 1"))  # begin: on SQLite both statements below read the same snapshot
+            points = self._raw(
+                conn,
+                "SELECT p.mn, p.name, e.name, p.enterprise_id, p.region, p.medium, l.frames, l.last_received_us, "
+                "l.rtd, l.minute, l.hour FROM points p JOIN enterprises e ON e.id = p.enterprise_id "
+                f"LEFT JOIN point_latest l ON l.mn = p.mn{where} ORDER BY p.id",
+                few,
             )
-            latest: dict[str, dict[str, Any]] = {}
-            q = (
-                select(
-                    s.readings.c.mn,
-                    s.readings.c.pollutant,
-                    s.readings.c.rtd,
-                    s.readings.c.zs_rtd,
-                    s.readings.c.flag,
-                    s.readings.c.data_time,
-                )
-                .join(
-                    latest_t,
-                    (s.readings.c.mn == latest_t.c.mn) & (s.readings.c.data_time == latest_t.c.t),
-                )
-                .where(s.readings.c.kind == "rtd")
-            )
-            for r in conn.execute(q):
-                latest.setdefault(r.mn, {})[r.pollutant] = (r.rtd, r.zs_rtd, r.flag, r.data_time)
             limits: dict[str, dict[str, float]] = {}
-            for lim in conn.execute(
-                select(s.points.c.mn, s.limits.c.pollutant, s.limits.c.value).join(
-                    s.limits, s.limits.c.point_id == s.points.c.id
-                )
+            for mn, code, value in self._raw(
+                conn,
+                f"SELECT p.mn, l.pollutant, l.value FROM limits l JOIN points p ON p.id = l.point_id{where}",
+                few,
             ):
-                limits.setdefault(lim.mn, {})[lim.pollutant] = lim.value
-            rows = []
-            for p in conn.execute(
-                select(
-                    s.points.c.mn,
-                    s.points.c.name,
-                    s.enterprises.c.name.label("enterprise"),
-                    s.points.c.medium,
-                )
-                .join(s.enterprises, s.points.c.enterprise_id == s.enterprises.c.id)
-                .order_by(s.points.c.id)
-            ):
-                n, last = counts.get(p.mn, (0, None))
-                rows.append(
-                    {
-                        "mn": p.mn,
-                        "name": p.name,
-                        "enterprise": p.enterprise,
-                        "medium": p.medium,
-                        "frames": n,
-                        "last_received_us": last,
-                        "latest": latest.get(p.mn, {}),
-                        "limits": limits.get(p.mn, {}),
-                    }
-                )
+                limits.setdefault(mn, {})[code] = value
+        rows = []
+        for mn, name, enterprise, enterprise_id, region, medium, frames, last, rtd, minute, hour in points:
+            if wanted is not None and mn not in wanted:
+                continue
+            live: dict[str, dict[str, Any]] = {}
+            for kind, stored in (("minute", minute), ("rtd", rtd)):  # real-time second: it wins a tie
+                for code, (t, value, zs, flag) in (orjson.loads(stored) if stored else {}).items():
+                    old = live.get(code)
+                    if old is None or t >= old["time"]:
+                        live[code] = {"kind": kind, "time": t, "value": value, "zs": zs, "flag": flag}
+            hourly = {
+                code: {"kind": "hour", "time": t, "value": value, "zs": zs, "flag": flag}
+                for code, (t, value, zs, flag) in (orjson.loads(hour) if hour else {}).items()
+            }
+            rows.append(
+                {
+                    "mn": mn,
+                    "name": name,
+                    "enterprise": enterprise,
+                    "enterprise_id": int(enterprise_id),
+                    "region": region,
+                    "medium": medium,
+                    "frames": int(frames or 0),
+                    "last_received_us": int(last) if last is not None else None,
+                    "limits": limits.get(mn, {}),
+                    "latest": live,
+                    "hourly": hourly,
+                }
+            )
         return rows
+
+    def channel_codes(self, mn: str, kind: str) -> list[str]:
+        """The pollutants a point has sent ``kind`` readings of, in code order."""
+        with self._reading() as conn:
+            return self._channel_codes(conn, mn, kind)
+
+    def _channel_codes(self, conn: Connection, mn: str, kind: str) -> list[str]:
+        if kind not in LATEST_KINDS:
+            return []
+        found = self._raw(conn, f"SELECT {kind} FROM point_latest WHERE mn = ?", (mn,))
+        return sorted(orjson.loads(found[0][0])) if found and found[0][0] else []
+
+    # ----------------------------------------------------------------- series as columns (cached by day)
+    def columns(
+        self,
+        mn: str,
+        kind: str,
+        start: int,
+        end: int,
+        pollutants: Collection[str] | None = None,
+        *,
+        defer: list[CacheFill] | None = None,
+    ) -> dict[str, Columns]:
+        """Channels of a point as columns over ``start <= t < end`` — ``pollutants`` (default: every channel the
+        point has sent ``kind`` readings of), each present in the result even when it has no reading in the range.
+
+        Minute and real-time data come from the series cache, a row per channel and UTC day that holds the day's
+        readings before its ``upto`` time (the whole day once it is over; up to the newest reading today); what
+        lies after ``upto``, and days not in the cache, are read from the readings table.  What was read that way
+        is added to the cache — at once, or, when ``defer`` is a list, by the caller passing what was appended to
+        it to :meth:`fill_cache` (an HTTP route does that after it has answered): days not in the cache, a day that
+        has ended since its row was made, and a row that lags its day by more than an hour of minute data."""
+        out: dict[str, Columns] = {}
+        fill = CacheFill(mn, kind, 0, [])
+        with self._reading() as conn:
+            # begins the transaction; every reading of a frame up to the newest is visible to the reads below
+            column = kind if kind in LATEST_KINDS else "NULL"
+            frame_id, stored = conn.execute(
+                text(
+                    f"SELECT (SELECT max(id) FROM frames), (SELECT {column} FROM point_latest WHERE mn = :mn)"
+                ),
+                {"mn": mn},
+            ).one()
+            fill.frame_id = int(frame_id or 0)
+            codes = sorted(
+                set(pollutants) if pollutants is not None else orjson.loads(stored) if stored else []
+            )
+            if not codes or end <= start:
+                return {c: Columns.empty() for c in codes}
+            if kind not in CACHED_KINDS:
+                for code in codes:
+                    out[code] = self._raw_columns(conn, mn, kind, code, start, end)
+                return out
+            first, last = start // DAY, (end - 1) // DAY
+            cached: dict[str, dict[int, tuple[int, bytes]]] = {c: {} for c in codes}
+            wanted = set(codes)
+            for day, code, upto, data in self._raw(
+                conn,
+                "SELECT day, pollutant, upto, data FROM series_cache WHERE mn = ? AND kind = ? AND day >= ? "
+                "AND day <= ?"
+                + (f" AND pollutant IN ({', '.join('?' * len(codes))})" if len(codes) <= 50 else ""),
+                (mn, kind, first, last, *(codes if len(codes) <= 50 else ())),
+                binary=True,
+            ):
+                if code in wanted:
+                    cached[code][int(day)] = (int(upto), data)
+            today = int(time.time()) // DAY  # days before this one are over
+            after = [  # rows that do not hold all of their day: the readings after them are read (in one go)
+                (code, d, upto, (d + 1) * DAY)
+                for code in codes
+                for d, (upto, _) in cached[code].items()
+                if upto < (d + 1) * DAY and upto < end
+            ]
+            newer = dict(
+                zip(
+                    ((code, d) for code, d, _, _ in after),
+                    self._raw_columns_many(conn, mn, kind, [(code, lo, hi) for code, _, lo, hi in after]),
+                    strict=True,
+                )
+            )
+            for code in codes:
+                parts: list[tuple[int, bytes | Columns]] = []
+                missing: list[int] = []
+                for d in range(first, last + 1):
+                    hit = cached[code].get(d)
+                    if hit is None:
+                        missing.append(d)
+                        continue
+                    data = hit[1]
+                    parts.append((d, data))
+                    more = newer.get((code, d))
+                    if more is not None:
+                        parts.append((d, more))
+                        if d < today or len(more) > _REFILL:
+                            fill.rows.append(_cache_row(code, d, assemble([(d, data), (d, more)]), today))
+                for lo, hi in _spans(missing):
+                    got = self._raw_columns(conn, mn, kind, code, lo * DAY, (hi + 1) * DAY).split_days()
+                    for d in range(lo, hi + 1):
+                        part = got.get(d) or Columns.empty()
+                        parts.append((d, part))
+                        if d < today or len(part):  # (an empty today holds nothing worth a row)
+                            fill.rows.append(_cache_row(code, d, part, today))
+                parts.sort(key=lambda x: x[0])  # stable: a row's newer readings stay after it
+                out[code] = assemble(parts).between(start, end)
+        if fill.rows:
+            if defer is None:
+                self.fill_cache(fill)
+            else:
+                defer.append(fill)
+        return out
+
+    def fill_cache(self, fill: CacheFill) -> int:
+        """Put the rows a :meth:`columns` call made into the series cache, except any whose span received a reading
+        after it read (one of a frame newer than ``fill.frame_id``).  Under the write lock (shared with other
+        fills), so that a writer either committed before — and is seen here — or comes after and drops a row
+        whose span it writes into.  Returns the number of rows put."""
+        if self._snapshot_conn is not None or not fill.rows:
+            return 0
+        with self._writing() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock_shared(212212)"))
+                newer = "SELECT pollutant, data_time FROM readings WHERE frame_id > ? AND mn = ? AND kind = ?"
+            else:  # the frame index: the point's own key would scan its whole history
+                newer = (
+                    "SELECT pollutant, data_time FROM readings INDEXED BY ix_readings_frame "
+                    "WHERE frame_id > ? AND mn = ? AND kind = ?"
+                )
+            earliest: dict[tuple[str, int], int] = {}  # (pollutant, day) -> earliest data time written since
+            for code, t in self._raw(conn, newer, (fill.frame_id, fill.mn, fill.kind)):
+                key = (code, int(t) // DAY)
+                earliest[key] = min(int(t), earliest.get(key, int(t)))
+            rows = [
+                {
+                    "mn": fill.mn,
+                    "kind": fill.kind,
+                    "day": d,
+                    "pollutant": code,
+                    "n": n,
+                    "upto": upto,
+                    "data": data,
+                }
+                for d, code, n, upto, data in fill.rows
+                if earliest.get((code, d), upto) >= upto
+            ]
+            if rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO series_cache (mn, kind, day, pollutant, n, upto, data) "
+                        "VALUES (:mn, :kind, :day, :pollutant, :n, :upto, :data) "
+                        "ON CONFLICT (mn, kind, day, pollutant) DO UPDATE SET n = excluded.n, "
+                        "upto = excluded.upto, data = excluded.data"
+                    ),
+                    rows,
+                )
+        return len(rows)
+
+    def clear_cache(self) -> None:
+        """Empty the series cache (it refills as series are read)."""
+        with self._writing() as conn:
+            conn.execute(s.series_cache.delete())
+
+    def derived_problems(self, *, limit: int = 20) -> list[str]:
+        """Differences between the derived tables and the same facts computed afresh from frames and readings —
+        none in a sound database.  Costs a pass over every frame and reading (as ``verify`` does), and a read of
+        every cached day."""
+        problems: list[str] = []
+        with self._reading() as conn:
+            conn.execute(text("SELECT 1"))
+            want: dict[str, list[Any]] = {}
+            for mn, n, last in self._raw(
+                conn,
+                "SELECT mn, count(*), max(received_us) FROM frames "
+                "WHERE status != 'quarantine' AND mn IS NOT NULL GROUP BY mn",
+            ):
+                want[mn] = [int(n), int(last), {}]
+            for mn, kind, code, t, value, zs, flag in self._raw(
+                conn,
+                "SELECT r.mn, r.kind, r.pollutant, r.data_time, "
+                "CASE WHEN r.kind = 'rtd' THEN r.rtd ELSE r.avg END, "
+                "CASE WHEN r.kind = 'rtd' THEN r.zs_rtd ELSE r.zs_avg END, r.flag "
+                "FROM readings r JOIN (SELECT mn, kind, pollutant, max(data_time) AS t FROM readings "
+                "GROUP BY mn, kind, pollutant) m ON r.mn = m.mn AND r.kind = m.kind "
+                "AND r.pollutant = m.pollutant AND r.data_time = m.t",
+            ):
+                if kind in LATEST_KINDS:
+                    entry = want.setdefault(mn, [0, None, {}])
+                    entry[2].setdefault(kind, {})[code] = [int(t), value, zs, flag]
+            have: dict[str, list[Any]] = {}
+            for mn, frames, last, *texts in self._raw(conn, "SELECT * FROM point_latest"):
+                kinds = {k: orjson.loads(x) for k, x in zip(LATEST_KINDS, texts, strict=True) if x}
+                have[mn] = [int(frames), int(last) if last is not None else None, kinds]
+            for mn in sorted(want.keys() | have.keys()):
+                if want.get(mn) != have.get(mn):
+                    problems.append(f"point_latest {mn}: {have.get(mn)}, recomputed {want.get(mn)}")
+            for mn, kind, day, code, n, upto, data in self._raw(
+                conn, "SELECT mn, kind, day, pollutant, n, upto, data FROM series_cache", binary=True
+            ):
+                value, zs = ("rtd", "zs_rtd") if kind == "rtd" else ("avg", "zs_avg")
+                fresh = columns_from_rows(
+                    self._raw(
+                        conn,
+                        f"SELECT data_time, {value}, min, max, {zs}, cou, flag FROM readings WHERE mn = ? "
+                        "AND kind = ? AND pollutant = ? AND data_time >= ? AND data_time < ? ORDER BY data_time",
+                        (mn, kind, code, int(day) * DAY, min(int(upto), (int(day) + 1) * DAY)),
+                    )
+                )
+                got = unpack(data, int(day))
+                if not (int(n) == len(got) and _same_columns(got, fresh)):
+                    problems.append(f"series_cache {mn}/{kind}/{code} day {day}: differs from the readings")
+        return problems[:limit]
 
     # ----------------------------------------------------------------- ledger
     def ledger_size(self) -> int:
@@ -675,8 +1079,15 @@ class Store:
             )
         return True
 
-    def checkpoints(self, *, after: int = -1) -> list[dict[str, Any]]:
-        q = select(s.checkpoints).where(s.checkpoints.c.size > after).order_by(s.checkpoints.c.size)
+    def checkpoints(self, *, after: int = -1, newest: int | None = None) -> list[dict[str, Any]]:
+        """Checkpoints of a size above ``after``, oldest first; ``newest=n``: only the n largest (still oldest first)."""
+        c = s.checkpoints.c
+        if newest is not None:
+            q = select(s.checkpoints).where(c.size > after).order_by(c.size.desc()).limit(newest)
+            with self._reading() as conn:
+                rows = [dict(r) | {"root": bytes(r["root"])} for r in conn.execute(q).mappings()]
+            return rows[::-1]
+        q = select(s.checkpoints).where(c.size > after).order_by(c.size)
         with self._reading() as conn:
             return [dict(r) | {"root": bytes(r["root"])} for r in conn.execute(q).mappings()]
 

@@ -314,6 +314,41 @@ sessions = Table(
     Column("ended_us", BigInteger),  # logout
 )
 
+# derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
+# write transaction; `Store.derived_problems` recomputes them from scratch and compares)
+
+# per MN: frames received (every status but quarantine: duplicates count) and the newest receive time; and per
+# kind the newest reading of each pollutant as JSON {pollutant: [data time, value, zs, flag]} — value is the rtd
+# value for kind rtd, else avg; zs likewise ZsRtd or ZsAvg.  One row per point, rewritten by each write that
+# concerns it: one row write per point and batch, not one per reading
+point_latest = Table(
+    "point_latest",
+    metadata,
+    Column("mn", Text, primary_key=True),
+    Column("frames", BigInteger, nullable=False),
+    Column("last_received_us", BigInteger),
+    Column("rtd", Text),
+    Column("minute", Text),
+    Column("hour", Text),
+    Column("day", Text),
+)
+
+# the columns of one channel's readings of one UTC day (day = data_time // 86400) before `upto`, packed
+# (store/series.py): the whole day once it is over, today up to its newest reading; a write of a reading before a
+# row's upto deletes it (so live data, after upto, leaves the rows alone; a late or back-filled reading does not)
+series_cache = Table(
+    "series_cache",
+    metadata,
+    Column("mn", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("pollutant", Text, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("upto", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("mn", "kind", "day", "pollutant", name="pk_series_cache"),
+)
+
 VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
 SUFFIX_COLUMNS = {
     "Rtd": "rtd",
