@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-qc clean
+.PHONY: install browser demo test lint bench bench-qc clean
 
 install: $(STAMP)
 
@@ -23,7 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium (never a downloaded browser); CJK fonts for the screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk) >/dev/null 2>&1 \
+	  || echo "chromium could not be installed (apt-get needs root): the browser tests will skip"; }
+
+test: lint browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -944,7 +944,7 @@ def serve(
                 raise
         err.print(
             f"envtrust gateway listening on {gw.address} (HJ 212)"
-            + (f", HTTP API on {http.url}/api/v1" if http is not None else "")
+            + (f", pages on {http.url}/ and HTTP API on {http.url}/api/v1" if http is not None else "")
             + f", database {_db(db)}, {len(ingest.store.points())} registered points, "
             f"{len(witnesses)} witness keys, "
             + (f"{len(watch.configured.checks)} checks on arrival" if watch is not None else "no checks")
@@ -1256,22 +1256,30 @@ def demo(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
+    http_port: Annotated[int, typer.Option(help="Port of the pages and the API (0: any free port).")] = 8212,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the overview in a browser where there is a screen.")
+    ] = True,
 ) -> None:
-    """Everything at once: demo registry, gateway and simulated fleet, with a live view of what arrives."""
+    """Everything at once: demo registry, gateway, simulated fleet and the web pages (the 24 h overview), with a
+    live view of what arrives.  Prints the overview's address and the duty officer's login."""
     from .demo import run_demo
 
     try:
-        _run(run_demo(db=db, port=port, speed=speed, seed=seed, duration=duration, console=out))
+        _run(
+            run_demo(
+                db=db,
+                port=port,
+                speed=speed,
+                seed=seed,
+                duration=duration,
+                console=out,
+                http_port=http_port,
+                open_browser=open_browser,
+            )
+        )
     except EnvtrustError as exc:
         raise _fail(exc) from None
-
-
-from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
-from .cli_alarms import alarms_app, recheck  # noqa: E402
-
-app.add_typer(alarms_app, name="alarms")
-app.add_typer(accounts_app, name="accounts")
-app.command()(recheck)
 
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)

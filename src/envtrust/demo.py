@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import sys
 import tempfile
 import time
+import webbrowser
 from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,7 +33,8 @@ from .sim import demo_registry_path
 from .sim.fleet import run_fleet
 from .sim.offline import generate_log, plan_fleet
 from .sim.tamper import TamperSpec
-from .store import open_store
+from .store import Store, open_store
+from .workflow.identity import Accounts
 
 BACKFILL_HOURS = 6
 # tampering injected into the back-filled history: (scenario, pollutant, point index in the demo registry, start
@@ -102,10 +107,10 @@ def _view(ingest: Ingest, gw: Gateway, db: str, events: deque[str], started: flo
         vals = []
         for code in SHOWN.get(r["medium"], ()):
             v = r["latest"].get(code)
-            if v is None or v[0] is None:
+            if v is None or v["value"] is None:
                 continue
-            rtd, zs, flag = v[0], v[1], v[2] or "N"
-            shown = zs if zs is not None else rtd  # limits apply to the converted value
+            zs, flag = v["zs"], v["flag"] or "N"
+            shown = zs if zs is not None else v["value"]  # limits apply to the converted value
             limit = limits.get(code)
             text = f"{LABELS.get(code, code)} {shown:.1f}" + (f"/{limit:g}" if limit is not None else "")
             if flag != "N":
@@ -164,6 +169,33 @@ async def backfill(points: Sequence[Point], port: int, *, seed: int, hours: floa
     return result.total
 
 
+DEMO_USER = "duty"
+
+
+def duty_account(store: Store, points: Sequence[Point]) -> tuple[str, str]:
+    """The demo's duty officer: a regulator of the fleet's region, with a fresh password each run."""
+    password = secrets.token_urlsafe(9)
+    accounts = Accounts(store)
+    regions = {p.region for p in points}
+    prefix = next((n for n in (6, 4, 2) if len({r[:n] for r in regions}) == 1), 0)
+    if accounts.store.account(DEMO_USER) is None:
+        if prefix:
+            region = next(iter(regions))[:prefix]
+            accounts.create(DEMO_USER, "regulator", who="envtrust demo", password=password, region=region)
+        else:
+            accounts.create(DEMO_USER, "admin", who="envtrust demo", password=password)
+    else:
+        accounts.set_password(DEMO_USER, password, who="envtrust demo")
+    return DEMO_USER, password
+
+
+def open_page(url: str) -> None:
+    """Open ``url`` in the user's browser where there is a screen (a terminal-only machine just prints it)."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32"):
+        with contextlib.suppress(Exception):
+            webbrowser.open(url, new=2)
+
+
 async def run_demo(
     *,
     db: str,
@@ -174,6 +206,7 @@ async def run_demo(
     console: Console,
     http_port: int = 8212,
     backfill_hours: float = BACKFILL_HOURS,
+    open_browser: bool = False,
 ) -> None:
     store = open_store(db)
     ingest = Ingest(store)
@@ -208,11 +241,16 @@ async def run_demo(
     def on_event(mn: str, text: str) -> None:
         events.append(f"{datetime.now():%H:%M:%S} {mn[-8:]} {text}")
 
+    user, password = await asyncio.to_thread(duty_account, store, points)
     console.print(
         f"envtrust demo: gateway on {gw.address}, {len(points)} simulated data loggers, database {db}.\n"
+        f"[bold]24 h overview: {http.url}/[/] — log in as [bold]{user}[/] with password [bold]{password}[/] "
+        f"(public portal: {http.url}/public, no login).\n"
         f"Ledger API: {http.url}/api/v1/ledger/checkpoint (signed checkpoints every 5 s; key {origin}).\n"
         "Data loggers send real-time data every 30 s and minute data every minute; Ctrl-C stops everything."
     )
+    if open_browser:
+        open_page(f"{http.url}/login?next=/")
     if backfill_hours > 0:
         await backfill(points, gw.port, seed=seed, hours=backfill_hours, console=console)
     fleet = asyncio.create_task(

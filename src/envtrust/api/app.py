@@ -202,9 +202,21 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _page_error(request: Request, status: int, message: str) -> Response | None:
+    """Outside the API, an error is a page in the reader's language when the pages are installed."""
+    render = getattr(request.app.state, "html_error", None)
+    if render is None or request.url.path.startswith(API_PREFIX + "/"):
+        return None
+    out: Response = render(request, status, message)
+    return out
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        page = _page_error(request, exc.status_code, "" if exc.status_code == 404 else str(exc.detail))
+        if page is not None:
+            return page
         code = getattr(exc, "code", None) or _DEFAULT_CODES.get(exc.status_code, f"http_{exc.status_code}")
         headers = getattr(exc, "headers", None)
         if (
@@ -220,9 +232,11 @@ def _install_error_handlers(app: FastAPI) -> None:
                 headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
         return _error_json(exc.status_code, code, str(exc.detail), headers)
 
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return _error_json(400, "invalid_request", _validation_message(exc))
+        return _page_error(request, 400, _validation_message(exc)) or _error_json(
+            400, "invalid_request", _validation_message(exc)
+        )
 
     async def store_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("store error on %s %s: %s", request.method, request.url.path, exc)
@@ -646,4 +660,7 @@ def create_app(
     from .data import install_data_routes  # the data routes use the error shape above
 
     install_data_routes(app, store, on_commit=on_commit)
+    from ..web import install_pages  # pages share the data routes' accounts and sessions
+
+    install_pages(app, store, log_verifier=log_verifier)
     return app

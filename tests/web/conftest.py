@@ -1,0 +1,161 @@
+"""A small site for the page tests: three points of three enterprises in two counties, recent minute and hourly
+data (one point silent for hours, one exceeding its limit), an alarm per point, and one account per role with a
+password.  Real SQLite and PostgreSQL stores; readings imported through the service path."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from argon2 import PasswordHasher
+
+from envtrust.alarms.book import AlarmBook
+from envtrust.api import create_app
+from envtrust.ingest.importer import import_file
+from envtrust.keys import ledger_signer
+from envtrust.qc import Finding
+from envtrust.qc.stream import Evaluation
+from envtrust.registry import parse_registry
+from envtrust.services import Checkpointer, Ingest
+from envtrust.store import Store, open_store
+from envtrust.workflow.identity import Accounts
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+P1, P2, P3 = "MN0000000000000001", "MN0000000000000002", "MN0000000000000003"
+REGISTRY = f"""
+[[point]]
+mn = "{P1}"
+enterprise = {{ name = "甲热电有限公司", credit_code = "91210102AAAAAAAA1A" }}
+name = "1号锅炉排放口"
+region = "210102"
+medium = "gas"
+limits = {{ a21026 = 35 }}
+
+[[point]]
+mn = "{P2}"
+enterprise = {{ name = "乙水泥有限公司", credit_code = "91210102BBBBBBBB2B" }}
+name = "窑尾排放口"
+region = "210102"
+medium = "gas"
+limits = {{ a21026 = 100 }}
+
+[[point]]
+mn = "{P3}"
+enterprise = {{ name = "丙污水处理厂", credit_code = "91210103CCCCCCCC3C" }}
+name = "总排口"
+region = "210103"
+medium = "water"
+limits = {{ w01018 = 50 }}
+"""
+PASSWORD = "correct horse battery"
+PEOPLE = {
+    "ent1": ("enterprise", None, "甲热电有限公司"),
+    "ent2": ("enterprise", None, "91210102BBBBBBBB2B"),
+    "heping": ("regulator", "210102", None),
+    "shenhe": ("regulator", "210103", None),
+    "city": ("regulator", "2101", None),
+    "admin": ("admin", None, None),
+    "lab": ("lab", None, None),
+}
+SEES = {
+    "ent1": {P1},
+    "ent2": {P2},
+    "heping": {P1, P2},
+    "shenhe": {P3},
+    "city": {P1, P2, P3},
+    "admin": {P1, P2, P3},
+    "lab": set(),
+}
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class Site:
+    store: Store
+    app: object
+    alarms: dict[str, int]  # MN -> its alarm
+    now_local: datetime
+
+
+def build_site(tmp_path: Path, db_url: str) -> Site:
+    store = open_store(db_url)
+    ingest = Ingest(store)
+    ingest.load_registry(parse_registry(REGISTRY))
+    now = datetime.now(ZONE).replace(tzinfo=None, second=0, microsecond=0)
+    lines = ["mn,pollutant,time,value,flag,kind"]
+    # P1 and P3: minute data up to now; P2 fell silent three hours ago
+    for mn, code, base, stop in ((P1, "a21026", 20.0, 0), (P2, "a21026", 60.0, 180), (P3, "w01018", 30.0, 0)):
+        for m in range(stop, stop + 120):
+            t = now - timedelta(minutes=m)
+            flag = "M" if (mn == P1 and m in (5, 6)) else "N"
+            lines.append(f"{mn},{code},{t.isoformat()},{base + m % 7},{flag},minute")
+        for h in range(1, 4):
+            t = (now - timedelta(hours=h)).replace(minute=0)
+            value = 42.5 if (mn == P1 and h == 2) else base + h  # P1 exceeded its limit of 35 two hours ago
+            lines.append(f"{mn},{code},{t.isoformat()},{value},N,hour")
+    csv = tmp_path / "data.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_file(ingest, csv)
+    assert not report.problems, report.problems
+    t0 = int((now - timedelta(hours=1)).replace(tzinfo=ZONE).timestamp())
+    AlarmBook(store).apply(
+        [
+            Evaluation(
+                mn,
+                [Finding(mn, code, "flat_line", "tampering", "high", t0, t0 + 1800, "恒值 | held", {})],
+                ("flat_line",),
+                t0 + 1800,
+            )
+            for mn, code in ((P1, "a21026"), (P2, "a21026"), (P3, "w01018"))
+        ]
+    )
+    alarms = {a["mn"]: int(a["id"]) for a in store.alarms()}
+    acc = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    for name, (role, region, ent) in PEOPLE.items():
+        acc.create(name, role, who="setup", password=PASSWORD, region=region, enterprise=ent)
+    signer = ledger_signer("test.envtrust/ledger", create=True)
+    Checkpointer(store, signer, "test.envtrust/ledger").checkpoint()
+    app = create_app(store, log_verifier=signer.verifier())
+    app.state.accounts = acc  # the fast hasher for tests
+    return Site(store, app, alarms, now)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Site]:
+    monkeypatch.setenv("ENVTRUST_KEYS", str(tmp_path / "keys"))
+    s = build_site(tmp_path, db_url)
+    yield s
+    s.store.close()
+
+
+@pytest.fixture
+def client(site: Site) -> Iterator[TestClient]:
+    with TestClient(site.app, follow_redirects=False) as c:  # type: ignore[arg-type]
+        yield c
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the login form; returns the session's CSRF token (from the next page's forms)."""
+    page = client.get("/login")
+    token = CSRF.search(page.text)
+    assert token, page.text
+    r = client.post(
+        "/login", data={"username": username, "password": password, "csrf": token.group(1), "next": "/ledger"}
+    )
+    assert r.status_code == 303, r.text
+    ledger = client.get("/ledger")
+    m = CSRF.search(ledger.text)
+    assert m, "the ledger page of a logged-in account carries the session's CSRF token"
+    return m.group(1)
