@@ -452,7 +452,8 @@ def test_today_is_cached_up_to_its_newest_reading(db_url: str, registry_file: Pa
         )  # yesterday's last two minutes, today's first two hours
 
         def check() -> Columns:
-            found = store.columns(GAS, "minute", a, b)  # both channels: their rows' later readings read together
+            # both channels: their rows' later readings read together
+            found = store.columns(GAS, "minute", a, b)
             assert sorted(found) == ["a21002", "a21026"]
             for code, got in found.items():
                 assert same(got, from_readings(store, GAS, "minute", code, a, b))
