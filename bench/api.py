@@ -3,12 +3,12 @@
 Run: ``.venv/bin/python bench/api.py [--days 30] [--pollutants 6] [--repeats 5] [--pg postgresql://…]``.
 
 A point with ``--pollutants`` channels of minute data for the ``--days`` days up to now is written through the
-store (as the gateway writes; random walks sent with two decimals, as loggers send them), then served by ``envtrust``'s own HTTP server
-(uvicorn, real loopback TCP) and fetched with httpx as a client would:
+store (as the gateway writes; random walks sent with two decimals, as loggers send them), then served by
+``envtrust``'s own HTTP server (uvicorn, real loopback TCP) and fetched with httpx as a client would:
 
 * ``/channels``: the whole point-month in one request — cold (the series cache emptied before each try: every
-  day is read from the readings table) and warm (the cache holds the completed days; today's part is read from
-  the readings table every time);
+  day is read from the readings table) and warm (the cache holds the days, today's up to its newest reading;
+  what arrived after that — here nothing — is read from the readings table);
 * ``/series`` (one channel as columns, the charts' contract): one pollutant-month, warm and cold, and the whole
   point-month as one request per pollutant (how it was fetched before ``/channels``);
 * ``/readings`` (row objects) for one pollutant-month, for comparison.
@@ -107,8 +107,9 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
     acc = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     acc.create("bench-admin", "admin", who="bench", password=None)
     token = acc.create_token("bench-admin", "bench", who="bench")[1]
-    keys = Path(tempfile.mkdtemp(prefix="envtrust-bench-keys-"))
-    app = create_app(store, log_verifier=ledger_signer("bench.envtrust/ledger", keys, create=True).verifier())
+    with tempfile.TemporaryDirectory(prefix="envtrust-bench-keys-") as keys:
+        verifier = ledger_signer("bench.envtrust/ledger", Path(keys), create=True).verifier()
+    app = create_app(store, log_verifier=verifier)
     server = await serve_http(app, "127.0.0.1", 0)
     base = f"http://127.0.0.1:{server.port}/api/v1/points/{MN}"
     t0 = int(time.time()) // 60 * 60 - args.days * DAY

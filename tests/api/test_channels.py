@@ -333,3 +333,13 @@ def test_a_default_span_is_the_day_before_now(env: Env) -> None:
     assert code == 200 and body["end"] - body["start"] == DAY
     assert all(c["n"] == 0 for c in body["channels"])
     assert not math.isnan(body["end"])
+
+
+def test_channel_parameters_are_bounded(env: Env) -> None:
+    url = f"/api/v1/points/{P1}/channels?{SPAN}"
+    code, body = env.get("admin", url + "&pollutant=" + "a" * 17)
+    assert code == 400 and body["error"]["code"] == "invalid_request"
+    code, body = env.get("admin", url + "".join(f"&pollutant=a{i:05d}" for i in range(65)))
+    assert code == 400 and body["error"]["code"] == "invalid_request"
+    code, body = env.get("admin", url + "".join(f"&pollutant=a{i:05d}" for i in range(64)))
+    assert code == 200 and len(body["channels"]) == 64

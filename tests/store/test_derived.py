@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -628,3 +629,38 @@ def test_postgresql_columns_come_in_time_order_whatever_the_plan(db_url: str, re
             plan = " ".join(r[0] for r in conn.execute(text("EXPLAIN SELECT * FROM readings WHERE mn = 'x'")))
         assert "Seq Scan" in plan
         assert same(got, want) and got.t.tolist() == sorted(got.t.tolist()) and "脱" in got.flag
+
+
+def test_migration_0008_turns_the_stored_entries_into_objects(db_url: str, registry_file: Path) -> None:
+    """Rows written by revision 0007 (entries as [time, value, zs, flag]) read the same after 0008."""
+    rng = random.Random(8)
+    with open_store(db_url) as store:
+        store.load_registry(load_registry(registry_file))
+        store.write(random_batch(rng, [], 60))
+        want = without_ids(store.overview())
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT mn, rtd, minute, hour, day FROM point_latest")).all()
+            assert rows
+            for mn, *texts in rows:
+                old = [
+                    orjson.dumps(
+                        {c: [e["time"], e["value"], e["zs"], e["flag"]] for c, e in orjson.loads(x).items()}
+                    ).decode()
+                    if x
+                    else x
+                    for x in texts
+                ]
+                conn.execute(
+                    text("UPDATE point_latest SET rtd = :a, minute = :b, hour = :c, day = :d WHERE mn = :mn"),
+                    {"mn": mn, "a": old[0], "b": old[1], "c": old[2], "d": old[3]},
+                )
+            conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    with open_store(db_url) as store:
+        assert current_revision(store.engine) == head_revision() == "0008"
+        assert store.derived_problems() == []
+        assert without_ids(store.overview()) == want

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text, tuple_
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -104,12 +105,8 @@ _ENTRY_COLUMNS = ("id", *s.FRAME_COLUMNS)  # the order of a frame row tuple
 _REFILL = 60  # a cache row of today is made again once this many readings lie after it
 _CHUNK = 4096  # rows converted to columns at a time
 
-LATEST_KINDS = (
-    "rtd",
-    "minute",
-    "hour",
-    "day",
-)  # the kinds of readings whose newest values point_latest keeps
+# the kinds of readings whose newest values point_latest keeps (one JSON column each)
+LATEST_KINDS = ("rtd", "minute", "hour", "day")
 _POINT_LATEST_COLUMNS = ("mn", "frames", "last_received_us", *LATEST_KINDS)
 _POINT_LATEST_SQLITE = (
     f"INSERT INTO point_latest ({', '.join(_POINT_LATEST_COLUMNS)}) VALUES ({', '.join('?' * 7)}) "
@@ -195,8 +192,6 @@ def _spans(days: list[int]) -> list[tuple[int, int]]:
 
 
 def _same_columns(a: Columns, b: Columns) -> bool:
-    import numpy as np
-
     return (
         np.array_equal(a.t, b.t)
         and all(np.array_equal(getattr(a, c), getattr(b, c), equal_nan=True) for c in COLUMNS)
@@ -500,32 +495,36 @@ class Store:
     ) -> None:
         """Keep the derived tables up to date with what this transaction stored: per point the frames received and
         the newest reading of each channel (only forward in time: a back-filled older reading changes nothing), and
-        the series cache (a row is dropped when a reading is written into the span it holds).  The batch is aggregated here first; each
-        point's row is then read, merged and written back once (under the write lock)."""
-        newest: dict[
-            str, dict[str, dict[str, list[Any]]]
-        ] = {}  # mn -> kind -> pollutant -> [t, value, zs, flag]
-        stale: dict[
-            tuple[str, str, int], int
-        ] = {}  # (mn, kind, day) -> the earliest data time written into it
-        seen: tuple[str, str] | None = None
-        channels: dict[str, list[Any]] = {}
+        the series cache (a row is dropped when a reading is written into the span it holds).  The batch is
+        aggregated here first; each point's row is then read, merged and written back once (under the write lock)."""
+        # mn -> kind -> pollutant -> its newest reading, as point_latest keeps it
+        newest: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        # (mn, kind, day) -> the earliest data time written into it
+        stale: dict[tuple[str, str, int], int] = {}
+        seen: tuple[str, str, int] | None = None
+        channels: dict[str, dict[str, Any]] = {}
+        value_at, zs_at = 7, 12
         # a reading stored before is skipped: the stored one stays, and so does what was derived from it
         for row in itertools.compress(reading_rows, inserted):
-            mn, kind, pollutant, t = row[0], row[1], row[2], row[3]
-            if (mn, kind) != seen:  # the readings of a frame share both
-                seen = (mn, kind)
+            key = (row[0], row[1], row[3])
+            if key != seen:  # a frame's readings share point, kind and time: this runs once a frame
+                seen = key
+                mn, kind, t = key
                 channels = newest.setdefault(mn, {}).setdefault(kind, {}) if kind in LATEST_KINDS else {}
-            old = channels.get(pollutant)
-            if old is None or t > old[0]:
-                if kind == "rtd":
-                    channels[pollutant] = [t, row[6], row[11], row[15]]
-                else:
-                    channels[pollutant] = [t, row[7], row[12], row[15]]
-            if kind in CACHED_KINDS:
-                day = (mn, kind, t // DAY)
-                if t < stale.get(day, t + 1):
-                    stale[day] = t
+                value_at, zs_at = (6, 11) if kind == "rtd" else (7, 12)
+                if kind in CACHED_KINDS:
+                    day = (mn, kind, t // DAY)
+                    if t < stale.get(day, t + 1):
+                        stale[day] = t
+            old = channels.get(row[2])
+            if old is None or t > old["time"]:  # (entries as the overview returns them: no work there)
+                channels[row[2]] = {
+                    "kind": kind,
+                    "time": t,
+                    "value": row[value_at],
+                    "zs": row[zs_at],
+                    "flag": row[15],
+                }
         mns = sorted(stats.keys() | newest.keys())
         rows: list[tuple[Any, ...]] = []
         if mns:
@@ -544,7 +543,7 @@ class Store:
                     changed = False
                     for code, entry in channels.items():
                         old = stored.get(code)
-                        if old is None or entry[0] > old[0]:
+                        if old is None or entry["time"] > old["time"]:
                             stored[code] = entry
                             changed = True
                     if changed:
@@ -793,16 +792,13 @@ class Store:
         for mn, name, enterprise, enterprise_id, region, medium, frames, last, rtd, minute, hour in points:
             if wanted is not None and mn not in wanted:
                 continue
-            live: dict[str, dict[str, Any]] = {}
-            for kind, stored in (("minute", minute), ("rtd", rtd)):  # real-time second: it wins a tie
-                for code, (t, value, zs, flag) in (orjson.loads(stored) if stored else {}).items():
+            live: dict[str, dict[str, Any]] = orjson.loads(minute) if minute else {}
+            if rtd:
+                for code, entry in orjson.loads(rtd).items():  # real-time wins a tie
                     old = live.get(code)
-                    if old is None or t >= old["time"]:
-                        live[code] = {"kind": kind, "time": t, "value": value, "zs": zs, "flag": flag}
-            hourly = {
-                code: {"kind": "hour", "time": t, "value": value, "zs": zs, "flag": flag}
-                for code, (t, value, zs, flag) in (orjson.loads(hour) if hour else {}).items()
-            }
+                    if old is None or entry["time"] >= old["time"]:
+                        live[code] = entry
+            hourly = orjson.loads(hour) if hour else {}
             rows.append(
                 {
                     "mn": mn,
@@ -1005,7 +1001,13 @@ class Store:
             ):
                 if kind in LATEST_KINDS:
                     entry = want.setdefault(mn, [0, None, {}])
-                    entry[2].setdefault(kind, {})[code] = [int(t), value, zs, flag]
+                    entry[2].setdefault(kind, {})[code] = {
+                        "kind": kind,
+                        "time": int(t),
+                        "value": value,
+                        "zs": zs,
+                        "flag": flag,
+                    }
             have: dict[str, list[Any]] = {}
             for mn, frames, last, *texts in self._raw(conn, "SELECT * FROM point_latest"):
                 kinds = {k: orjson.loads(x) for k, x in zip(LATEST_KINDS, texts, strict=True) if x}

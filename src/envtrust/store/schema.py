@@ -318,8 +318,9 @@ sessions = Table(
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 
 # per MN: frames received (every status but quarantine: duplicates count) and the newest receive time; and per
-# kind the newest reading of each pollutant as JSON {pollutant: [data time, value, zs, flag]} — value is the rtd
-# value for kind rtd, else avg; zs likewise ZsRtd or ZsAvg.  One row per point, rewritten by each write that
+# kind the newest reading of each pollutant as JSON {pollutant: {kind, time, value, zs, flag}} (time: data time,
+# epoch s; value is the rtd value for kind rtd, else avg; zs likewise ZsRtd or ZsAvg) — as Store.overview returns
+# them.  One row per point, rewritten by each write that
 # concerns it: one row write per point and batch, not one per reading
 point_latest = Table(
     "point_latest",
