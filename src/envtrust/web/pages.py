@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -32,11 +33,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..alarms.book import AlarmBook, alarm_json
-from ..errors import AlarmError, AuthError
+from ..api.app import MAX_INT
+from ..api.qa import LOT_WITHDRAWERS
+from ..api.qa import RECORDERS as QA_RECORDERS
+from ..errors import AlarmError, AuthError, RecordError
 from ..ledger.note import Verifier
+from ..qc import qa as qa_core
+from ..quality import point_rechecker
 from ..registry import Point
+from ..services import parse_iso_time
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
+from ..workflow.qa import CHECK_KINDS, LOT_ZONE, QualityRecords, lot_expiry
 from .i18n import (
     DEFAULT,
     LANGS,
@@ -740,6 +748,311 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
     def ledger_verify_state() -> Response:
         return Response(json.dumps(job.as_json(), ensure_ascii=False), media_type="application/json")
 
+    # ------------------------------------------------------------------------------------------ quality records
+    # The same rules as the API's /api/v1/qa routes (envtrust.api.qa): a point's records are read by the accounts
+    # that see the point (404 otherwise, as if it did not exist); checks are recorded by the enterprise and
+    # operator accounts of the point's enterprise; lots are registered by any account and withdrawn by admin,
+    # regulator and lab accounts.
+    def qa_records(recheck: bool = False) -> QualityRecords:
+        return QualityRecords(store, recheck=point_rechecker(store) if recheck else None)
+
+    def visible_analyser(who: Principal, analyser_id: int) -> tuple[dict[str, Any], Point]:
+        rows = store.quality_rows("analysers", id=analyser_id) if 1 <= analyser_id <= MAX_INT else []
+        if not rows:
+            raise PageError(404, "err.404")
+        points, scopes = scoped()
+        mn = rows[0]["mn"]
+        p = points.get(mn)
+        if p is None or mn not in scopes or not who.sees_point(*scopes[mn]):
+            raise PageError(404, "err.404")
+        return rows[0], p
+
+    @app.get("/qa", include_in_schema=False)
+    def qa_index(request: Request, mn: str = "") -> Response:
+        who, csrf = need_login(request)
+        lang = lang_of(request)
+        points, scopes = scoped()
+        mine = sorted(visible_mns(who, scopes) & set(points))
+        rec = qa_records()
+        rows = rec.analysers(mine) if mine else []
+        successors = _successors(rows)
+        criteria = rec.criteria()
+        now = int(time.time())
+        groups: dict[str, dict[str, Any]] = {}
+        for a in sorted(rows, key=lambda a: (a["pollutant"], a["valid_from"], a["id"])):
+            if mn and a["mn"] != mn:
+                continue
+            p = points[a["mn"]]
+            g = groups.setdefault(a["mn"], {"p": p, "analysers": []})
+            g["analysers"].append(_analyser_summary(rec, criteria, a, p, successors.get(a["id"]), lang, now))
+        ordered = sorted(groups.values(), key=lambda g: (g["p"].enterprise.name, g["p"].name, g["p"].mn))
+        with_analysers = sorted(
+            {a["mn"] for a in rows}, key=lambda m: (points[m].enterprise.name, points[m].name)
+        )
+        return render(
+            request,
+            "qa.html",
+            groups=ordered,
+            options=[points[m] for m in with_analysers],
+            mn=mn,
+            sees_points=bool(mine),
+            _user=(who, csrf, False),
+        )
+
+    def analyser_view(
+        who: Principal,
+        a: dict[str, Any],
+        p: Point,
+        lang: str,
+        *,
+        form: dict[str, str] | None = None,
+        error: str = "",
+        recorded: int | None = None,
+        rechecked: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Everything the analyser page shows; ``form`` and ``error`` re-fill a refused check form."""
+        t = translator(lang)
+        rec = qa_records()
+        now = int(time.time())
+        off = _offset_s(p)
+        criteria = rec.criteria()
+        st = rec.status(a["id"], now=now)
+        profile = criteria.profile(a["profile"])
+        all_lots = rec.lots()
+        lot_names = {lot["id"]: f"{lot['certificate_no']} / {lot['lot_no']}" for lot in all_lots}
+        checks = store.quality_rows("qa_checks", order="started", analyser_id=a["id"])
+        comparisons = store.quality_rows("comparisons", order="started", analyser_id=a["id"])
+        maintenance = store.quality_rows("maintenance", order="started", analyser_id=a["id"])
+        successors = store.quality_rows("analysers", replaces_id=a["id"])
+        summary = _analyser_summary(rec, criteria, a, p, successors[0] if successors else None, lang, now, st)
+        spans = [
+            {
+                "kind": s["kind"],
+                "start": _local(s["start"], off),
+                "end": _local(s["end"], off) if s["end"] is not None else None,
+                "failed": [_record_ref(r, t) for r in s["failed"]],
+                "last_pass": _record_ref(s["last_pass"], t) if s["last_pass"] else None,
+                "next_pass": _record_ref(s["next_pass"], t) if s["next_pass"] else None,
+            }
+            for s in st["out_of_control"]
+        ]
+        charts = []
+        for kind in profile.checks():
+            spec = profile.check(kind)
+            assert spec is not None
+            mine = [c for c in checks if c["kind"] == kind]
+            cus = st["checks"].get(kind, {}).get("cusum")
+            charts.append(
+                {
+                    "kind": kind,
+                    "label": t("qa.kind." + kind),
+                    "unit": _check_unit(profile, kind),
+                    "technical": spec.technical,
+                    "ooc": spec.out_of_control,
+                    "x": [_local(c["started"], off, "%Y-%m-%d %H:%M:%S") for c in mine],
+                    "y": [c["value"] for c in mine],
+                    "verdict": [t("qa.verdict." + c["verdict"]) for c in mine],
+                    "cls": [c["verdict"] for c in mine],
+                    "range": [
+                        _local(a["valid_from"], off, "%Y-%m-%d %H:%M:%S"),
+                        _local(now, off, "%Y-%m-%d %H:%M:%S"),
+                    ],
+                    "cusum": None
+                    if not cus
+                    else {
+                        "x": [_local(x["t"], off, "%Y-%m-%d %H:%M:%S") for x in cus["series"]],
+                        "p": [x["p"] for x in cus["series"]],
+                        "n": [x["n"] for x in cus["series"]],
+                        "h_x": cus["h_x"],
+                        "drift": bool(cus["drift_alarm"]),
+                        "precision": bool(cus["precision_alarm"]),
+                    },
+                }
+            )
+        usable = [lot for lot in all_lots if _lot_state(lot, now) == "usable"]
+        done = None
+        if recorded is not None:
+            row = next((c for c in checks if c["id"] == recorded), None)
+            if row is not None:
+                done = {
+                    "text": t(
+                        "qa.recorded",
+                        kind=t("qa.kind." + row["kind"]),
+                        value=f"{row['value']:g} {row['unit']}",
+                    ),
+                    "verdict": row["verdict"],
+                    "rechecked": t("qa.rechecked", **rechecked) if rechecked else "",
+                }
+        values = {k: v for k, v in (form or {}).items() if k in _CHECK_FORM}
+        values.setdefault("kind", profile.checks()[0] if profile.checks() else "zero")
+        values.setdefault("started", _local(now, off, "%Y-%m-%dT%H:%M"))
+        values.setdefault("performed_by", who.display_name or who.username)
+        for name in _CHECK_FORM:
+            values.setdefault(name, "")
+        return {
+            "a": summary,
+            "p": p,
+            "spans": spans,
+            "charts": charts,
+            "check_rows": [
+                {
+                    **c,
+                    "started_local": _local(c["started"], off),
+                    "ended_local": _local(c["ended"], off) if c["ended"] != c["started"] else "",
+                    "lot": lot_names.get(c["lot_id"], "") if c["lot_id"] is not None else "",
+                }
+                for c in reversed(checks)
+            ],
+            "comparison_rows": [
+                {
+                    **c,
+                    "started_local": _local(c["started"], off),
+                    "ended_local": _local(c["ended"], off),
+                    "n_pairs": len(json.loads(c["pairs"])),
+                }
+                for c in reversed(comparisons)
+            ],
+            "maintenance_rows": [
+                {**m, "started_local": _local(m["started"], off), "ended_local": _local(m["ended"], off)}
+                for m in reversed(maintenance)
+            ],
+            "can_record": who.role in QA_RECORDERS,
+            "check_kinds": [k for k in profile.checks() if k in CHECK_KINDS],
+            "lots": [{"id": lot["id"], "label": _lot_label(lot)} for lot in usable],
+            "fv": values,
+            "form_error": error,
+            "done": done,
+        }
+
+    @app.get("/qa/analysers/{analyser_id}", include_in_schema=False)
+    def qa_analyser(
+        request: Request,
+        analyser_id: int,
+        recorded: int | None = None,
+        findings: int | None = None,
+        opened: int = 0,
+        cleared: int = 0,
+    ) -> Response:
+        who, csrf = need_login(request)
+        a, p = visible_analyser(who, analyser_id)
+        rechecked = None if findings is None else {"findings": findings, "opened": opened, "cleared": cleared}
+        view = analyser_view(who, a, p, lang_of(request), recorded=recorded, rechecked=rechecked)
+        return render(request, "qa_analyser.html", **view, _user=(who, csrf, False))
+
+    @app.post("/qa/analysers/{analyser_id}/checks", include_in_schema=False)
+    async def qa_record_check(request: Request, analyser_id: int) -> Response:
+        who, csrf = need_login(request)
+        form = await form_of(request)
+        check_csrf(form, csrf)
+        a, p = visible_analyser(who, analyser_id)
+        if who.role not in QA_RECORDERS:
+            raise PageError(403, "qa.not_allowed")
+        lang = lang_of(request)
+
+        def refused(status: int, message: str) -> Response:
+            view = analyser_view(who, a, p, lang, form=form, error=message)
+            return render(request, "qa_analyser.html", status, **view, _user=(who, csrf, False))
+
+        try:
+            fields = _check_fields(form, p, translator(lang))
+        except _FormError as exc:
+            return refused(400, str(exc))
+        try:
+            done = qa_records(recheck=True).record_check(analyser_id=a["id"], who=who.username, **fields)
+        except RecordError as exc:
+            return refused(exc.status, _in_language(str(exc), lang))
+        target = f"/qa/analysers/{a['id']}?recorded={done.row['id']}"
+        if done.rechecked is not None:
+            r = done.rechecked
+            target += (
+                f"&findings={r.get('findings', 0)}&opened={r.get('opened', 0)}&cleared={r.get('cleared', 0)}"
+            )
+        return RedirectResponse(target + "#recorded", status_code=303)
+
+    def lots_view(who: Principal, *, form: dict[str, str] | None = None, error: str = "") -> dict[str, Any]:
+        now = int(time.time())
+        china = _zone_offset(LOT_ZONE)
+        items = []
+        for lot in sorted(qa_records().lots(), key=lambda lot: -int(lot["id"])):
+            w = lot["withdrawn"]
+            items.append(
+                {
+                    **lot,
+                    "state": _lot_state(lot, now),
+                    "withdrawn_at": _local(w["at_us"] / 1e6, china) if w else "",
+                    "registered_at": _local(lot["at_us"] / 1e6, china),
+                }
+            )
+        values = {k: v for k, v in (form or {}).items() if k in _LOT_FORM}
+        values.setdefault("coverage_k", "2")
+        for name in _LOT_FORM:
+            values.setdefault(name, "")
+        return {
+            "lots": items,
+            "can_withdraw": who.role in LOT_WITHDRAWERS,
+            "fv": values,
+            "form_error": error,
+        }
+
+    @app.get("/qa/lots", include_in_schema=False)
+    def qa_lots(request: Request, done: str = "") -> Response:
+        who, csrf = need_login(request)
+        return render(
+            request,
+            "qa_lots.html",
+            **lots_view(who),
+            done=done if done in ("registered", "withdrawn") else "",
+            _user=(who, csrf, False),
+        )
+
+    @app.post("/qa/lots", include_in_schema=False)
+    async def qa_register_lot(request: Request) -> Response:
+        who, csrf = need_login(request)
+        form = await form_of(request)
+        check_csrf(form, csrf)
+        lang = lang_of(request)
+
+        def refused(status: int, message: str) -> Response:
+            view = lots_view(who, form=form, error=message)
+            return render(request, "qa_lots.html", status, **view, done="", _user=(who, csrf, False))
+
+        try:
+            fields = _lot_fields(form, translator(lang))
+        except _FormError as exc:
+            return refused(400, str(exc))
+        try:
+            done = qa_records().register_lot(**fields, who=who.username)
+        except RecordError as exc:
+            return refused(exc.status, _in_language(str(exc), lang))
+        return RedirectResponse(f"/qa/lots?done=registered#lot-{done.row['id']}", status_code=303)
+
+    @app.post("/qa/lots/{lot_id}/withdraw", include_in_schema=False)
+    async def qa_withdraw_lot(request: Request, lot_id: int) -> Response:
+        who, csrf = need_login(request)
+        form = await form_of(request)
+        check_csrf(form, csrf)
+        if who.role not in LOT_WITHDRAWERS:
+            raise PageError(403, "lot.may_not_withdraw")
+        lang = lang_of(request)
+        if not any(lot["id"] == lot_id for lot in qa_records().lots()):
+            raise PageError(404, "err.404")
+        reason = form.get("reason", "").strip()
+
+        def refused(status: int, message: str) -> Response:
+            view = lots_view(who, error=message)
+            return render(request, "qa_lots.html", status, **view, done="", _user=(who, csrf, False))
+
+        t = translator(lang)
+        if not reason:
+            return refused(400, t("qa.required", f=t("lot.reason")))
+        if len(reason) > 2000:
+            return refused(400, t("qa.too_long", f=t("lot.reason")))
+        try:
+            qa_records().withdraw_lot(lot_id, reason=reason, who=who.username)
+        except RecordError as exc:
+            return refused(exc.status, _in_language(str(exc), lang))
+        return RedirectResponse(f"/qa/lots?done=withdrawn#lot-{lot_id}", status_code=303)
+
     # ------------------------------------------------------------------------------------------ public
     @app.get("/public", include_in_schema=False)
     def public_index(request: Request) -> Response:
@@ -871,4 +1184,215 @@ def _exceedance_hours(store: Store, points: list[Point], *, days: int) -> dict[s
                 v = zs if zs is not None else avg
                 if v is not None and (flag or "N") == "N" and v > lim:
                     out.setdefault(p.mn, []).append({"t": t, "code": code, "value": v, "limit": lim})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ quality records
+class _FormError(ValueError):
+    """A form field the page refuses before the records see it (the message is in the reader's language)."""
+
+
+_CHECK_FORM = (
+    "kind",
+    "started",
+    "ended",
+    "reading",
+    "reference_value",
+    "lot_id",
+    "adjusted",
+    "reading_after",
+    "performed_by",
+    "note",
+)
+_LOT_FORM = (
+    "producer",
+    "certificate_no",
+    "lot_no",
+    "material",
+    "certified_value",
+    "unit",
+    "uncertainty",
+    "coverage_k",
+    "expires_on",
+    "certificate_sha256",
+)
+_SPLIT = re.compile(r"\s?\|\s")
+
+
+def _in_language(message: str, lang: str) -> str:
+    """One language of a "中文 | English" message (messages without the bar are shown as they are)."""
+    parts = _SPLIT.split(message, maxsplit=1)
+    if len(parts) != 2:
+        return message
+    return (parts[1] if lang == "en" else parts[0]).strip()
+
+
+def _successors(analysers: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per analyser id, the analyser that replaced it (the earliest, when several did)."""
+    out: dict[int, dict[str, Any]] = {}
+    for a in sorted(analysers, key=lambda a: (a["valid_from"], a["id"])):
+        if a["replaces_id"] is not None:
+            out.setdefault(int(a["replaces_id"]), a)
+    return out
+
+
+def _check_unit(profile: qa_core.Profile, kind: str) -> str:
+    spec = profile.check(kind)
+    if spec is None:
+        return ""
+    return {"fs": "%FS", "relative": "%"}.get(spec.metric, profile.unit)
+
+
+def _analyser_summary(
+    rec: QualityRecords,
+    criteria: qa_core.Criteria,
+    a: dict[str, Any],
+    p: Point,
+    successor: dict[str, Any] | None,
+    lang: str,
+    now: int,
+    status: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An analyser with its state and, per kind of check, the last result and the due time, ready to print."""
+    st = status if status is not None else rec.status(a["id"], now=now)
+    off = _offset_s(p)
+    profile = criteria.profile(a["profile"])
+    kinds = []
+    for kind, c in st["checks"].items():
+        last = c["last"]
+        unit = _check_unit(profile, kind) if kind != "comparison" else ""
+        cus = c.get("cusum") or {}
+        kinds.append(
+            {
+                "kind": kind,
+                "value": f"{last['value']:g} {unit}".strip() if last else "",
+                "verdict": last["verdict"] if last else None,
+                "at": _local(last["started"], off) if last else "",
+                "record": last["record"].replace("/", "-") if last else "",
+                "count": c["count"],
+                "due": _local(c["due"], off) if c["due"] is not None and successor is None else "",
+                "overdue": bool(c["overdue"]) and successor is None,
+                "drift_alarm": bool(cus.get("drift_alarm")),
+                "precision_alarm": bool(cus.get("precision_alarm")),
+            }
+        )
+    open_span = st["open"]
+    return {
+        **a,
+        "label": pollutant_label(a["pollutant"], lang),
+        "in_control": st["in_control"],
+        "since": _local(open_span["start"], off) if open_span else "",
+        "valid_from_local": _local(a["valid_from"], off),
+        "range": f"{a['range_low']:g}–{a['range_high']:g} {a['unit']}",
+        "replaced_by": successor["id"] if successor else None,
+        "replaced_at": _local(successor["valid_from"], off) if successor else "",
+        "kinds": kinds,
+    }
+
+
+def _record_ref(record: str, t: Callable[..., str]) -> dict[str, str]:
+    """A record name such as ``qa_checks/12`` as words and an anchor of the records list."""
+    table, _, rid = record.partition("/")
+    key = "qa.ref." + table
+    word = t(key) if key in MESSAGES else table
+    return {"text": f"{word} #{rid}", "href": f"#{table}-{rid}"}
+
+
+def _lot_state(lot: dict[str, Any], now: int) -> str:
+    if lot["withdrawn"] is not None:
+        return "withdrawn"
+    return "expired" if now >= lot_expiry(lot["expires_on"]) else "usable"
+
+
+def _lot_label(lot: dict[str, Any]) -> str:
+    return (
+        f"{lot['certificate_no']} / {lot['lot_no']} · {lot['material']} {lot['certified_value']} ± "
+        f"{lot['uncertainty']} {lot['unit']} (≤ {lot['expires_on']})"
+    )
+
+
+def _field(
+    form: dict[str, str], name: str, label: str, t: Callable[..., str], *, limit: int, required: bool = True
+) -> str | None:
+    value = form.get(name, "").strip()
+    if not value:
+        if required:
+            raise _FormError(t("qa.required", f=label))
+        return None
+    if len(value) > limit:
+        raise _FormError(t("qa.too_long", f=label))
+    return value
+
+
+def _check_fields(form: dict[str, str], p: Point, t: Callable[..., str]) -> dict[str, Any]:
+    """The check form as :meth:`QualityRecords.record_check` takes it, with the API's limits (``CheckIn``)."""
+    kind = form.get("kind", "")
+    if kind not in CHECK_KINDS:
+        raise _FormError(t("qa.required", f=t("qa.kind")))
+
+    def when(name: str, label: str, required: bool) -> int | None:
+        text = _field(form, name, label, t, limit=40, required=required)
+        if text is None:
+            return None
+        at = parse_iso_time(text, p.timezone)
+        if at is None:
+            raise _FormError(t("qa.bad_time", f=label))
+        return at
+
+    started = when("started", t("qa.started"), True)
+    assert started is not None
+    ended = when("ended", t("qa.ended"), False)
+    lot_text = _field(form, "lot_id", t("qa.lot"), t, limit=20, required=False)
+    lot_id = None
+    if lot_text is not None:
+        if not lot_text.isdigit() or not 1 <= int(lot_text) <= MAX_INT:
+            raise _FormError(t("qa.bad_number", f=t("qa.lot")))
+        lot_id = int(lot_text)
+    return {
+        "kind": kind,
+        "started": started,
+        "ended": started if ended is None else ended,
+        "reading": _field(form, "reading", t("qa.reading"), t, limit=40),
+        "reference_value": _field(form, "reference_value", t("qa.reference"), t, limit=40, required=False),
+        "lot_id": lot_id,
+        "adjusted": form.get("adjusted", "") in ("1", "on", "true", "yes"),
+        "reading_after": _field(form, "reading_after", t("qa.reading_after"), t, limit=40, required=False),
+        # the records keep at most 64 characters of a name (the API's 200 are refused there)
+        "performed_by": _field(form, "performed_by", t("qa.performed_by"), t, limit=64),
+        "note": _field(form, "note", t("qa.note"), t, limit=2000, required=False) or "",
+    }
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _lot_fields(form: dict[str, str], t: Callable[..., str]) -> dict[str, Any]:
+    """The lot form as :meth:`QualityRecords.register_lot` takes it, with the API's limits (``LotIn``)."""
+    out: dict[str, Any] = {}
+    for name, key, limit in (
+        ("producer", "lot.producer", 200),
+        ("certificate_no", "lot.certificate", 200),
+        ("lot_no", "lot.lot_no", 200),
+        ("material", "lot.material", 200),
+        ("certified_value", "lot.certified_value", 40),
+        ("unit", "lot.unit", 32),
+        ("uncertainty", "lot.uncertainty", 40),
+        ("expires_on", "lot.expires", 10),
+    ):
+        out[name] = _field(form, name, t(key), t, limit=limit)
+    if not _DATE.match(out["expires_on"]):
+        raise _FormError(t("qa.bad_time", f=t("lot.expires")))
+    k_text = _field(form, "coverage_k", t("lot.k"), t, limit=20, required=False) or "2"
+    try:
+        k = float(k_text)
+    except ValueError:
+        raise _FormError(t("qa.bad_number", f=t("lot.k"))) from None
+    if not 0 < k <= 10:  # also refuses nan
+        raise _FormError(t("qa.bad_number", f=t("lot.k")))
+    out["coverage_k"] = k
+    sha = (_field(form, "certificate_sha256", t("lot.sha"), t, limit=64, required=False) or "").lower()
+    if sha and not _SHA256.match(sha):
+        raise _FormError(t("qa.bad_number", f=t("lot.sha")))
+    out["certificate_sha256"] = sha or None
     return out
