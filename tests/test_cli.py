@@ -312,6 +312,8 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "verify-bundle",
             "alarms",
             "accounts",
+            "qa",
+            "lab",
         )
 
 

@@ -1284,9 +1284,14 @@ def demo(
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
+from .cli_lab import lab_app, person_app  # noqa: E402
+from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(qa_app, name="qa")
+app.add_typer(lab_app, name="lab")
+keys_app.add_typer(person_app, name="person")
 app.command()(recheck)
 
 

@@ -225,9 +225,7 @@ def recheck(
 ) -> None:
     """Re-run the check catalogue over stored data (after a catalogue or parameter change): the configuration is
     ledgered when it changed, and new findings become alarms exactly as on arrival."""
-    from .alarms.book import AlarmBook
-    from .qc.stream import Evaluation
-    from .quality import load_qc_config, record_config, run_checks, stored_inputs
+    from .quality import load_qc_config, recheck_stored, record_config
     from .services import parse_iso_time
     from .store import open_store
 
@@ -241,36 +239,25 @@ def recheck(
         configured = load_qc_config(config)
         store = open_store(_db(db))
         try:
-            registry = store.points()
             entry = record_config(store, configured, who=who, why=why)
-            with err.status("reading stored data", spinner="dots"):
-                inputs = stored_inputs(
-                    store, registry, start=bounds[0], end=bounds[1], mns=mn, now=time.time()
+            with err.status("re-checking stored data", spinner="dots"):
+                done = recheck_stored(
+                    store, configured=configured, start=bounds[0], end=bounds[1], mns=mn, now=time.time()
                 )
-            with err.status(f"checking {len(inputs.points)} points", spinner="dots"):
-                findings = run_checks(inputs, configured)
-            names = tuple(c.name for c, _ in configured.checks)
-            by_point: dict[str, list[Any]] = {pd.mn: [] for pd in inputs.points}
-            for f in findings:
-                by_point.setdefault(f.mn, []).append(f)
-            ends = {pd.mn: max(s.end for s in (pd.minute, pd.hour) if s is not None) for pd in inputs.points}
-            points = {p.mn: p for p in registry}
-            applied = AlarmBook(store, points=points.get).apply(
-                [Evaluation(m, fs, names, ends.get(m, 0)) for m, fs in by_point.items()]
-            )
         finally:
             store.close()
     except EnvtrustError as exc:
         raise _fail(exc) from None
     except ValueError as exc:  # CatalogueError
         raise _fail(exc) from None
+    inputs, findings = done.inputs, done.findings
     offsets = {pd.mn: pd.info.utc_offset for pd in inputs.points}
     if as_json:
         for f in findings:
             sys.stdout.write(json.dumps(f.to_json(offsets.get(f.mn, 8 * 3600)), ensure_ascii=False) + "\n")
     err.print(
         f"{len(findings)} findings over {len(inputs.points)} points ({inputs.frames} stored frames); alarms: "
-        f"{applied.opened} opened, {applied.updated + applied.reactivated} extended, {applied.cleared} cleared"
+        f"{done.opened} opened, {done.extended} extended, {done.cleared} cleared"
         + (
             f"; configuration {configured.digest()[:12]} ledgered as entry {entry}"
             if entry is not None

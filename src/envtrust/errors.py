@@ -10,6 +10,7 @@
     ├── RegistryError               a registry file that cannot be loaded (carries the line/point)
     ├── ImportFormatError           an import file that cannot be read at all (bad lines are reported, not raised)
     ├── NotifyError                 a notification channel could not deliver an alarm notice (HTTP status, retryable)
+    ├── RecordError                 a quality record refused by a rule (expired lot, unknown analyser …; code, status)
     └── StoreError                  the database refused or is unreachable
         └── SchemaError             the database schema is not what this version expects
 
@@ -68,3 +69,29 @@ class StoreError(EnvtrustError):
 
 class SchemaError(StoreError):
     pass
+
+
+class RecordError(EnvtrustError):
+    """A quality record refused by a rule (an expired reference lot, an unknown analyser, an incomplete comparison
+    run …): ``code`` names the rule for machines, ``status`` the HTTP status the API answers with, and the message
+    says it in Chinese and English (``中文 | English``)."""
+
+    # codes of malformed input (400); every other code is a rule refusing well-formed input (422) unless given
+    INPUT_CODES = frozenset(
+        {
+            "bad_value",
+            "bad_date",
+            "bad_time",
+            "bad_span",
+            "bad_range",
+            "bad_kind",
+            "bad_who",
+            "missing",
+            "bad_pair",
+        }
+    )
+
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status if status is not None else 400 if code in self.INPUT_CODES else 422

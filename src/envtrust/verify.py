@@ -250,6 +250,30 @@ def _check_state_tables(store: Store, problem: Callable[[str, str], None]) -> No
         for rid, (idx, _) in sorted(entries.items()):
             problem(f"ledger entry {idx}", f"records {table} row {rid}, which is missing")
     _check_alarms(store, problem)
+    _check_signatures(store, problem)
+
+
+def _check_signatures(store: Store, problem: Callable[[str, str], None]) -> None:
+    """Every personal signature verifies with the key it names, and signs the act and role recorded with it."""
+    from .errors import RecordError
+    from .ledger.note import Verifier
+    from .workflow.signing import verified_statement
+
+    keys = {int(k["id"]): k for k in store.quality_rows("person_keys")}
+    for sig in store.quality_rows("signatures"):
+        key = keys.get(int(sig["key_id"]))
+        if key is None:
+            problem(f"signatures row {sig['id']}", f"names key {sig['key_id']}, which is not registered")
+            continue
+        try:
+            statement = verified_statement(sig["note"], Verifier.from_vkey(key["vkey"]))
+        except (RecordError, ValueError) as exc:
+            problem(f"signatures row {sig['id']}", f"does not verify: {exc}")
+            continue
+        if statement.get("act") != sig["act"] or statement.get("role") != sig["role"]:
+            problem(f"signatures row {sig['id']}", "its statement is for another act or role")
+        elif statement.get("signer", {}).get("account_id") != key["account_id"]:
+            problem(f"signatures row {sig['id']}", "its statement names another account than its key's")
 
 
 def _check_alarms(store: Store, problem: Callable[[str, str], None]) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from envtrust.alarms.book import AlarmBook
 from envtrust.api import create_app
@@ -23,39 +22,12 @@ from envtrust.qc.stream import Evaluation
 from envtrust.registry import parse_registry
 from envtrust.services import Ingest
 from envtrust.store import Store, open_store
-from envtrust.workflow.identity import Accounts
+from scoped import P1, P2, P3, REGISTRY, SEES, create_people, fast_accounts
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-# two enterprises in county 210102 (Heping), one in county 210103 (Shenhe), all in city 2101 (Shenyang)
-P1, P2, P3 = "MN0000000000000001", "MN0000000000000002", "MN0000000000000003"
-REGISTRY = f"""
-[[point]]
-mn = "{P1}"
-enterprise = {{ name = "甲热电有限公司", credit_code = "91210102AAAAAAAA1A" }}
-name = "1号锅炉排放口"
-region = "210102"
-medium = "gas"
-limits = {{ a21026 = 35 }}
-
-[[point]]
-mn = "{P2}"
-enterprise = {{ name = "乙水泥有限公司", credit_code = "91210102BBBBBBBB2B" }}
-name = "窑尾排放口"
-region = "210102"
-medium = "gas"
-limits = {{ a21026 = 100 }}
-
-[[point]]
-mn = "{P3}"
-enterprise = {{ name = "丙污水处理厂", credit_code = "91210103CCCCCCCC3C" }}
-name = "总排口"
-region = "210103"
-medium = "water"
-limits = {{ w01018 = 50 }}
-"""
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
@@ -95,36 +67,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterato
         ]
     )
     alarms = {a["mn"]: int(a["id"]) for a in store.alarms()}
-    acc = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    people = {
-        "ent1": ("enterprise", None, "甲热电有限公司"),
-        "ent2": ("enterprise", None, "91210102BBBBBBBB2B"),
-        "heping": ("regulator", "210102", None),
-        "shenhe": ("regulator", "210103", None),
-        "city": ("regulator", "2101", None),
-        "admin": ("admin", None, None),
-        "lab": ("lab", None, None),
-    }
-    tokens = {}
-    for name, (role, region, ent) in people.items():
-        acc.create(name, role, who="setup", password=None, region=region, enterprise=ent)
-        tokens[name] = acc.create_token(name, "test", who="setup")[1]
+    tokens = create_people(fast_accounts(store), None)
     signer = ledger_signer("test.envtrust/ledger", create=True)
     app = create_app(store, log_verifier=signer.verifier())
     with TestClient(app) as client:
         yield Env(client, store, tokens, alarms)
     store.close()
-
-
-SEES = {
-    "ent1": {P1},
-    "ent2": {P2},
-    "heping": {P1, P2},
-    "shenhe": {P3},
-    "city": {P1, P2, P3},
-    "admin": {P1, P2, P3},
-    "lab": set(),
-}
 
 
 def get(env: Env, who: str | None, url: str) -> tuple[int, object]:

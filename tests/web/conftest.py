@@ -13,7 +13,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 
 from envtrust.alarms.book import AlarmBook
 from envtrust.api import create_app
@@ -24,57 +23,15 @@ from envtrust.qc.stream import Evaluation
 from envtrust.registry import parse_registry
 from envtrust.services import Checkpointer, Ingest
 from envtrust.store import Store, open_store
-from envtrust.workflow.identity import Accounts
+from scoped import P1, P2, P3, REGISTRY, SEES, create_people, fast_accounts
+
+__all__ = ["P1", "P2", "P3", "REGISTRY", "SEES", "Site", "build_site", "login"]
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-P1, P2, P3 = "MN0000000000000001", "MN0000000000000002", "MN0000000000000003"
-REGISTRY = f"""
-[[point]]
-mn = "{P1}"
-enterprise = {{ name = "甲热电有限公司", credit_code = "91210102AAAAAAAA1A" }}
-name = "1号锅炉排放口"
-region = "210102"
-medium = "gas"
-limits = {{ a21026 = 35 }}
-
-[[point]]
-mn = "{P2}"
-enterprise = {{ name = "乙水泥有限公司", credit_code = "91210102BBBBBBBB2B" }}
-name = "窑尾排放口"
-region = "210102"
-medium = "gas"
-limits = {{ a21026 = 100 }}
-
-[[point]]
-mn = "{P3}"
-enterprise = {{ name = "丙污水处理厂", credit_code = "91210103CCCCCCCC3C" }}
-name = "总排口"
-region = "210103"
-medium = "water"
-limits = {{ w01018 = 50 }}
-"""
 PASSWORD = "correct horse battery"
-PEOPLE = {
-    "ent1": ("enterprise", None, "甲热电有限公司"),
-    "ent2": ("enterprise", None, "91210102BBBBBBBB2B"),
-    "heping": ("regulator", "210102", None),
-    "shenhe": ("regulator", "210103", None),
-    "city": ("regulator", "2101", None),
-    "admin": ("admin", None, None),
-    "lab": ("lab", None, None),
-}
-SEES = {
-    "ent1": {P1},
-    "ent2": {P2},
-    "heping": {P1, P2},
-    "shenhe": {P3},
-    "city": {P1, P2, P3},
-    "admin": {P1, P2, P3},
-    "lab": set(),
-}
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -119,9 +76,8 @@ def build_site(tmp_path: Path, db_url: str) -> Site:
         ]
     )
     alarms = {a["mn"]: int(a["id"]) for a in store.alarms()}
-    acc = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    for name, (role, region, ent) in PEOPLE.items():
-        acc.create(name, role, who="setup", password=PASSWORD, region=region, enterprise=ent)
+    acc = fast_accounts(store)
+    create_people(acc, PASSWORD)
     signer = ledger_signer("test.envtrust/ledger", create=True)
     Checkpointer(store, signer, "test.envtrust/ledger").checkpoint()
     app = create_app(store, log_verifier=signer.verifier())

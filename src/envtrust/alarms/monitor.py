@@ -29,6 +29,7 @@ from ..quality import point_info, stored_frames
 from ..registry import Point
 from ..services import Prepared, qn_epoch
 from ..store import Store, WriteResult
+from ..workflow.qa import QualityRecords
 from .book import AlarmBook, Applied
 
 __all__ = ["Monitor", "MonitorStats", "Work", "work_of"]
@@ -192,6 +193,10 @@ class Monitor:
             if self._infos.get(mn) != info:
                 self._infos[mn] = info
                 self.evaluator.set_point(info)
+        # out-of-control spans from the quality records (written by other processes: re-read every sweep)
+        blocked = QualityRecords(self.store).blocked()
+        for mn in set(blocked) | set(self.evaluator.blocked):
+            self.evaluator.set_blocked(mn, blocked.get(mn, {}))
 
     def _feed(self, batches: Sequence[tuple[float, list[Work]]]) -> None:
         for _, work in batches:

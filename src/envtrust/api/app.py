@@ -20,6 +20,7 @@ database by hand cannot put an invalid line into the published note.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import StoreError
+from ..errors import RecordError, StoreError
 from ..ledger import merkle
 from ..ledger.note import (
     MAX_SIGNATURES,
@@ -242,12 +243,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("store error on %s %s: %s", request.method, request.url.path, exc)
         return _error_json(503, "store_unavailable", "the database is unavailable; try again later")
 
+    async def record_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RecordError)
+        return _page_error(request, exc.status, str(exc)) or _error_json(exc.status, exc.code, str(exc))
+
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         return _error_json(500, "internal_error", "internal server error")
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StoreError, store_error)
+    app.add_exception_handler(RecordError, record_error)
     app.add_exception_handler(Exception, internal_error)
 
 
@@ -267,7 +273,8 @@ def _install_openapi(app: FastAPI) -> None:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})
-                if responses.pop("422", None) is not None:
+                fastapi_422 = "HTTPValidationError" in json.dumps(responses.get("422", {}))
+                if fastapi_422 and responses.pop("422", None) is not None:  # ours (a rule refused) stays
                     responses.setdefault(
                         "400", {"description": "Invalid request parameter", "content": _ERROR_CONTENT}
                     )
@@ -660,6 +667,12 @@ def create_app(
     from .data import install_data_routes  # the data routes use the error shape above
 
     install_data_routes(app, store, on_commit=on_commit)
+    from .qa import install_qa_routes
+
+    install_qa_routes(app, store)
+    from .lab import install_lab_routes
+
+    install_lab_routes(app, store)
     from ..web import install_pages  # pages share the data routes' accounts and sessions
 
     install_pages(app, store, log_verifier=log_verifier)

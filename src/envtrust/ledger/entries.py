@@ -36,6 +36,7 @@ __all__ = [
     "entry_type",
     "frame_entry",
     "qc_config_entry",
+    "record_entry",
     "registry_entry",
 ]
 
@@ -157,10 +158,45 @@ def qc_config_entry(row: Mapping[str, Any]) -> bytes:
     )
 
 
+def record_entry(
+    kind: str, json_columns: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+) -> Callable[[Mapping[str, Any]], bytes]:
+    """The entry function of an insert-only record table: every column of the row but ``exclude`` (secrets, which
+    the row carries a hash of), ``json_columns`` parsed (so the entry holds the structure, not a string of it)."""
+
+    def entry(row: Mapping[str, Any]) -> bytes:
+        obj: dict[str, Any] = {"type": kind}
+        for name, value in row.items():
+            if name in exclude:
+                continue
+            obj[name] = json.loads(value) if name in json_columns and value is not None else value
+        return canonical(obj)
+
+    entry.__doc__ = f"The entry of a ``{kind}`` record: every column of its row."
+    return entry
+
+
 # state tables whose every row is recorded by one entry: table -> (entry type, entry of a row)
 STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "amendments": ("reading.amendment", amendment_entry),
     "alarm_events": ("alarm.event", alarm_event_entry),
     "qc_configs": ("qc.config", qc_config_entry),
     "account_events": ("account.event", account_event_entry),
+    "qa_criteria": ("qa.criteria", record_entry("qa.criteria", ("config",))),
+    "analysers": ("qa.analyser", record_entry("qa.analyser")),
+    "reference_lots": ("qa.reference_lot", record_entry("qa.reference_lot")),
+    "lot_events": ("qa.lot_event", record_entry("qa.lot_event")),
+    "qa_checks": ("qa.check", record_entry("qa.check")),
+    "comparisons": ("qa.comparison", record_entry("qa.comparison", ("pairs",))),
+    "maintenance": ("qa.maintenance", record_entry("qa.maintenance", ("detail",))),
+    "person_keys": ("person.key", record_entry("person.key", exclude=("sealed",))),
+    "person_key_events": ("person.key_event", record_entry("person.key_event")),
+    "signatures": ("person.signature", record_entry("person.signature")),
+    "lab_functions": ("lab.function", record_entry("lab.function")),
+    "samples": ("lab.sample", record_entry("lab.sample")),
+    "custody_events": ("lab.custody", record_entry("lab.custody")),
+    "analyses": ("lab.analysis", record_entry("lab.analysis", ("lot_ids",))),
+    "reviews": ("lab.review", record_entry("lab.review")),
+    "retractions": ("lab.retraction", record_entry("lab.retraction")),
+    "reports": ("lab.report", record_entry("lab.report", ("analysis_ids",))),
 }

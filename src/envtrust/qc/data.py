@@ -12,12 +12,15 @@ computed once and cached.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .qa import Blocked
 
 __all__ = [
     "ANALYSER_PREFIXES",
@@ -305,6 +308,7 @@ class PointData:
         duplicates: Mapping[int, bool] | None = None,
         now: float | None = None,
         horizon: float | None = None,
+        blocked: Mapping[str, Sequence[Blocked]] | None = None,
     ) -> None:
         self.info = info
         self.minute = minute
@@ -312,6 +316,9 @@ class PointData:
         self.duplicates = dict(duplicates or {})
         self.now = now
         self.horizon = horizon
+        # per HJ 212 code: the spans in which its analyser was out of control (qc.qa.out_of_control); data inside
+        # are invalid whatever their flag says
+        self.blocked: dict[str, list[Blocked]] = {c: list(v) for c, v in (blocked or {}).items() if v}
         self._cache: dict[tuple[str, str], Any] = {}
 
     def _memo(self, kind: str, code: str, make: Callable[[Series], Any]) -> Any:
@@ -355,15 +362,24 @@ class PointData:
 
     # -- masks and values (minute series) -------------------------------------------------------------------
     def valid(self, code: str) -> Mask:
-        """Slots of ``code`` with a value and flag N (or no flag): usable for averages and judgements."""
+        """Slots of ``code`` with a value and flag N (or no flag), outside every out-of-control span of its
+        analyser: usable for averages and judgements."""
 
         def make(s: Series) -> Mask:
             ch = s.channels[code]
-            out: Mask = np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == ""))
+            out: Mask = (
+                np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == "")) & ~self.blocked_mask(code, s)
+            )
             return out
 
         out: Mask = self._memo("valid", code, make)
         return out
+
+    def blocked_mask(self, code: str, series: Series | None = None) -> Mask:
+        """Slots of ``series`` (default the minute series) whose period starts inside a blocked span of ``code``."""
+        s = series if series is not None else self.minute
+        assert s is not None
+        return blocked_slots(s.times, self.blocked.get(code, ()))
 
     def running_values(self, code: str) -> Values:
         """The valid values of ``code`` while the process runs, NaN elsewhere: what most signatures look at."""
@@ -435,6 +451,28 @@ class PointData:
 
         out: Aggregate = self._memo("hourly_running" if running_only else "hourly", code, make)
         return out
+
+
+def blocked_slots(times: npt.NDArray[np.int64], spans: Sequence[Blocked]) -> Mask:
+    """Which of ``times`` lie in one of ``spans`` (``[start, end)``, ``end`` None: open)."""
+    out: Mask = np.zeros(times.size, dtype=bool)
+    for span in spans:
+        inside = times >= span.start
+        if span.end is not None:
+            inside &= times < span.end
+        out |= inside
+    return out
+
+
+def overlapping(starts: npt.NDArray[np.int64], length: int, spans: Sequence[Blocked]) -> Mask:
+    """Which periods ``[start, start + length)`` overlap one of ``spans``."""
+    out: Mask = np.zeros(starts.size, dtype=bool)
+    for span in spans:
+        hit = starts + length > span.start
+        if span.end is not None:
+            hit &= starts < span.end
+        out |= hit
+    return out
 
 
 def convert(series: Series, code: str, reference_o2: float | None) -> Values:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .catalogue import Configured, Finding
 from .data import PointData, PointInfo, SeriesBuilder
+from .qa import Blocked
 from .runner import call
 
 __all__ = ["Accumulator", "Evaluation", "Row", "StreamEvaluator"]
@@ -97,7 +98,12 @@ class Accumulator:
         self.hour.trim(before)
         self.rtd.trim(before)
 
-    def build(self, now: float | None = None, horizon: float | None = None) -> PointData:
+    def build(
+        self,
+        now: float | None = None,
+        horizon: float | None = None,
+        blocked: Mapping[str, Sequence[Blocked]] | None = None,
+    ) -> PointData:
         minute = self.minute if len(self.minute) or not self.rtd.acc else self.rtd.builder()
         return PointData(
             self.info,
@@ -106,6 +112,7 @@ class Accumulator:
             duplicates=minute.duplicates,
             now=now,
             horizon=horizon,
+            blocked=blocked,
         )
 
 
@@ -140,6 +147,19 @@ class StreamEvaluator:
         self.dirty: set[str] = set()
         self.evaluated_at: dict[str, float] = {}
         self.received: dict[str, float] = {}
+        self.blocked: dict[str, dict[str, list[Blocked]]] = {}  # per point: out-of-control spans per code
+
+    def set_blocked(self, mn: str, blocked: Mapping[str, Sequence[Blocked]]) -> None:
+        """A point's out-of-control spans (from its quality records); the point is re-evaluated when they
+        changed."""
+        new = {c: list(v) for c, v in blocked.items() if v}
+        if self.blocked.get(mn, {}) != new:
+            if new:
+                self.blocked[mn] = new
+            else:
+                self.blocked.pop(mn, None)
+            if mn in self.points:
+                self.dirty.add(mn)
 
     def set_point(self, info: PointInfo) -> None:
         """Add a point or update its registry facts (limits, reference O2 …)."""
@@ -190,7 +210,9 @@ class StreamEvaluator:
         horizon), and the time since its newest data is a gap (offline)."""
         received = self.received.get(mn)
         live = received is not None and now - received < self.lag_s
-        return self.points[mn].build(now=now, horizon=None if live else now - self.lag_s)
+        return self.points[mn].build(
+            now=now, horizon=None if live else now - self.lag_s, blocked=self.blocked.get(mn)
+        )
 
     def evaluate(self, now: float, mns: Iterable[str] | None = None) -> list[Evaluation]:
         """Run the point-scope checks over the windows of ``mns`` (default: the points that changed)."""

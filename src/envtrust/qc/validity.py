@@ -13,7 +13,7 @@ import numpy as np
 
 from .catalogue import Finding, Param, Params, register
 from .common import fmt, minute_findings, num
-from .data import O2_CODE, Aggregate, Mask, PointData, runs
+from .data import O2_CODE, Aggregate, Mask, PointData, overlapping, runs
 
 __all__: list[str] = []
 
@@ -73,7 +73,7 @@ def _stopped_hours(pd: PointData, agg: Aggregate) -> np.ndarray:
 
 @register(
     "hour_validity",
-    version=1,
+    version=2,
     category="validity",
     title_zh="小时数据无效",
     title_en="invalid hourly values",
@@ -109,6 +109,9 @@ def hour_validity(pd: PointData, p: Params) -> list[Finding]:
             causes["missing"] = causes.get("missing", 0) + int(
                 max(0, sel.stop - max(0, sel.start)) - counts.sum()
             )
+            blocked = int(pd.blocked_mask(code)[max(0, sel.start) : sel.stop].sum())
+            if blocked:  # of these, minutes whose analyser was out of control (valid flags or not)
+                causes["out_of_control"] = blocked
             out.append(
                 Finding(
                     pd.mn,
@@ -333,6 +336,10 @@ def _reported_hourly(pd: PointData, code: str) -> Aggregate | None:
         return None
     ch = h.channels[code]
     ok = np.isfinite(ch.avg) & ((ch.flag == "N") | (ch.flag == ""))
+    if pd.blocked.get(
+        code
+    ):  # an hour that overlaps an out-of-control span is not taken from the logger either
+        ok &= ~overlapping(h.times, h.step, pd.blocked[code])
     conv = np.where(np.isfinite(ch.zs), ch.zs, ch.avg)
     mean = np.where(ok, ch.avg, np.nan)
     return Aggregate(h.times, np.where(ok, 60, 0).astype(np.int64), mean, np.where(ok, conv, np.nan), 60)

@@ -30,6 +30,7 @@ from . import ledger
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
+from .quality import QualityTx, quality_rows
 from .series import CACHED_KINDS, COLUMNS, DAY, Columns, assemble, columns_from_rows, pack, unpack
 
 T = TypeVar("T", bound=ledger.StateTx)
@@ -1287,6 +1288,18 @@ class Store:
         """One write transaction over accounts and tokens; its events become ledger entries when it commits."""
         with self._state_tx(AccountTx) as tx:
             yield tx
+
+    @contextlib.contextmanager
+    def quality_tx(self) -> Iterator[QualityTx]:
+        """One write transaction over the quality records; each row becomes a ledger entry when it commits."""
+        with self._state_tx(QualityTx) as tx:
+            yield tx
+
+    def quality_rows(self, table: str, order: str = "id", **equal: Any) -> list[dict[str, Any]]:
+        """Rows of a quality table (``store.quality.QUALITY_TABLES``) whose columns equal ``equal`` (a list: any
+        of its values)."""
+        with self._reading() as conn:
+            return quality_rows(conn, table, order, **equal)
 
     def account(self, username: str) -> dict[str, Any] | None:
         with self._reading() as conn:

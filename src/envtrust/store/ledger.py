@@ -113,6 +113,10 @@ class StateTx:
         self._entries.append((kind, f"{table}/{rid}", entry_of(row)))
         return row
 
+    def next_index(self) -> int:
+        """The ledger index the next recorded row's entry will have (the ledger's size plus what is queued)."""
+        return ledger_size(self.conn) + len(self._entries)
+
     def finish(self) -> int | None:
         """Append the queued entries; the index of the first, or None when there were none."""
         if not self._entries:

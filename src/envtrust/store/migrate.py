@@ -44,3 +44,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if revision == "head" and check_current(engine):
         return
     command.upgrade(_config(engine.execution_options(envtrust_write=True)), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Back to an older revision (tests of migrations; never run by envtrust itself)."""
+    command.downgrade(_config(engine.execution_options(envtrust_write=True)), revision)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -312,6 +313,282 @@ sessions = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
     Column("ended_us", BigInteger),  # logout
+)
+
+# quality-assurance records (issue 6): insert-only, every row one ledger entry (``STATE_ENTRIES``); the state of a
+# lot (withdrawn) or an analyser (replaced) is derived from later rows, never by updating one.  Times of events are
+# UTC epoch seconds, intervals [started, ended); numbers people type are kept as the decimal text they typed.
+
+# the acceptance criteria in force (qc.qa.Criteria), ledgered when they change
+qa_criteria = Table(
+    "qa_criteria",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("config", Text, nullable=False),  # JSON
+    Column("who", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# an analyser (or measuring channel) of a point: one row per installed version; a replacement names its predecessor
+analysers = Table(
+    "analysers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", Text, nullable=False),
+    Column("pollutant", Text, nullable=False),  # HJ 212 code the analyser measures
+    Column("serial_no", Text, nullable=False),
+    Column("maker", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("range_low", Float, nullable=False),
+    Column("range_high", Float, nullable=False),  # full scale (F.S.) = high - low
+    Column("unit", Text, nullable=False),
+    Column("automatic", Boolean, nullable=False),  # calibrates itself (daily checks) or manually
+    Column("profile", Text, nullable=False),  # criteria profile, e.g. hj75/so2
+    Column("s_ams", Float),  # repeatability for the QAL3 CUSUM; null: the profile's default
+    Column("valid_from", BigInteger, nullable=False),
+    Column("replaces_id", Integer, ForeignKey("analysers.id")),
+    Column("recorded_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_analysers_mn", "mn", "pollutant"),
+)
+
+# certified reference materials (有证标准物质): one row per lot
+reference_lots = Table(
+    "reference_lots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("producer", Text, nullable=False),
+    Column("certificate_no", Text, nullable=False),  # e.g. GBW(E)080123
+    Column("lot_no", Text, nullable=False),
+    Column("material", Text, nullable=False),  # e.g. SO2/N2
+    Column("certified_value", Text, nullable=False),  # decimal text as on the certificate
+    Column("unit", Text, nullable=False),
+    Column("uncertainty", Text, nullable=False),  # expanded uncertainty U, decimal text, same unit
+    Column("coverage_k", Float, nullable=False),
+    Column("expires_on", Text, nullable=False),  # ISO date; usable to the end of that day (Asia/Shanghai)
+    Column("certificate_sha256", Text),  # of the scanned certificate, when given
+    Column("recorded_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    UniqueConstraint("producer", "certificate_no", "lot_no", name="uq_reference_lots"),
+)
+
+lot_events = Table(
+    "lot_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lot_id", Integer, ForeignKey("reference_lots.id"), nullable=False),
+    Column("action", Text, nullable=False),  # withdraw
+    Column("reason", Text, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# zero / span checks of gas analysers, standard-sample checks of water analysers
+qa_checks = Table(
+    "qa_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("analyser_id", Integer, ForeignKey("analysers.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # zero span standard
+    Column("started", BigInteger, nullable=False),
+    Column("ended", BigInteger, nullable=False),
+    Column("lot_id", Integer, ForeignKey("reference_lots.id")),
+    Column("reference_value", Text, nullable=False),
+    Column("reading", Text, nullable=False),
+    Column("reading_after", Text),  # after adjustment, when adjusted
+    Column("adjusted", Boolean, nullable=False),
+    Column("automatic", Boolean, nullable=False),
+    Column("value", Float, nullable=False),  # drift in % F.S., error in % or pH units
+    Column("unit", Text, nullable=False),
+    Column("verdict", Text, nullable=False),  # pass adjust fail
+    Column("criteria_digest", Text, nullable=False),
+    Column("performed_by", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_qa_checks_analyser", "analyser_id", "started"),
+)
+
+# comparison with the reference method (参比方法比对 / 实际水样比对): the analyser's side computed from stored readings
+comparisons = Table(
+    "comparisons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("analyser_id", Integer, ForeignKey("analysers.id"), nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("ended", BigInteger, nullable=False),
+    Column("pairs", Text, nullable=False),  # JSON [{start, end, rm, cems, readings}]
+    Column("rm_source", Text, nullable=False),  # the reference-method report
+    Column("rm_mean", Float, nullable=False),
+    Column("cems_mean", Float, nullable=False),
+    Column("band", Text, nullable=False),
+    Column("metric", Text, nullable=False),  # ra relative absolute
+    Column("value", Float, nullable=False),
+    Column("limit_value", Float, nullable=False),
+    Column("verdict", Text, nullable=False),  # pass fail
+    Column("criteria_digest", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_comparisons_analyser", "analyser_id", "started"),
+)
+
+maintenance = Table(
+    "maintenance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("analyser_id", Integer, ForeignKey("analysers.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # maintenance repair fault parameter_change verification
+    Column("started", BigInteger, nullable=False),
+    Column("ended", BigInteger, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: parameters before/after, certificate no., valid until …
+    Column("performed_by", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_maintenance_analyser", "analyser_id", "started"),
+)
+
+# personal signing keys and signatures (issue 6, decision 0012 §5): insert-only, ledgered
+person_keys = Table(
+    "person_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column(
+        "key_hash", Text, nullable=False
+    ),  # C2SP key ID (8 hex digits) of the note key name and public key
+    Column("vkey", Text, nullable=False),  # the verifier key (public)
+    Column("custody", Text, nullable=False),  # person (held by the person) or sealed (by the server)
+    Column("sealed", LargeBinary),  # sealed seed (custody sealed); never in the ledger, its SHA-256 is
+    Column("sealed_sha256", Text),
+    Column("active_from_us", BigInteger, nullable=False),
+    Column("registered_by", Text, nullable=False),
+    Column("pop", Text),  # proof of possession: a statement signed by the key (custody person)
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_person_keys_account", "account_id"),
+)
+
+person_key_events = Table(
+    "person_key_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", Integer, ForeignKey("person_keys.id"), nullable=False),
+    Column("action", Text, nullable=False),  # revoke
+    Column("reason", Text, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+signatures = Table(
+    "signatures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("key_id", Integer, ForeignKey("person_keys.id"), nullable=False),
+    Column("role", Text, nullable=False),
+    Column("act", Text, nullable=False),  # the entry type signed for
+    Column("note", Text, nullable=False),  # the signed note: statement text and signature line
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# the laboratory chain: functions of people, samples, custody, analyses, reviews, retractions, reports
+lab_functions = Table(
+    "lab_functions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("function", Text, nullable=False),  # sampler receiver analyst reviewer signatory
+    Column("granted", Boolean, nullable=False),  # false: revoked
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sample_no", Text, nullable=False, unique=True),
+    Column("mn", Text),  # the point sampled, when a point
+    Column("matrix", Text, nullable=False),  # e.g. waste water, flue gas
+    Column("purpose", Text, nullable=False),  # comparison supervisory self
+    Column("planned_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+custody_events = Table(
+    "custody_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sample_id", Integer, ForeignKey("samples.id"), nullable=False),
+    Column("step", Text, nullable=False),  # sampled transported received rejected
+    Column("at", BigInteger, nullable=False),
+    Column("place", Text, nullable=False),
+    Column("condition", Text, nullable=False),
+    Column("seal_no", Text, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_custody_sample", "sample_id"),
+)
+
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sample_id", Integer, ForeignKey("samples.id"), nullable=False),
+    Column("parameter", Text, nullable=False),  # HJ 212 code
+    Column("method", Text, nullable=False),  # e.g. HJ 828-2017
+    Column("instrument", Text, nullable=False),
+    Column("lot_ids", Text, nullable=False),  # JSON list of reference lots used
+    Column("raw_result", Text, nullable=False),  # decimal text as read
+    Column("unit", Text, nullable=False),
+    Column("raw_file_sha256", Text),
+    Column("analysed_at", BigInteger, nullable=False),
+    Column("retest_of", Integer, ForeignKey("analyses.id")),
+    Column("analyst", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_analyses_sample", "sample_id"),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("analysis_id", Integer, ForeignKey("analyses.id"), nullable=False),
+    Column("decision", Text, nullable=False),  # approve reject
+    Column("comment", Text, nullable=False),
+    Column("reviewer", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_reviews_analysis", "analysis_id"),
+)
+
+retractions = Table(
+    "retractions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("analysis_id", Integer, ForeignKey("analyses.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_no", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("analysis_ids", Text, nullable=False),  # JSON
+    Column("supersedes", Integer, ForeignKey("reports.id")),
+    Column("pdf_sha256", Text),
+    Column("signatory", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
 )
 
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same

@@ -1,0 +1,427 @@
+"""``envtrust lab …`` and ``envtrust keys person …``: the laboratory chain, each step signed by the person who
+does it, and the people's signing keys (issue 6, decision 0012 §5 and §8)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .cli import DbOption, _db, _fail, err, out
+from .errors import EnvtrustError, RecordError
+
+lab_app = typer.Typer(
+    help="The laboratory chain: samples, custody, analyses, reviews, reports — each step signed by its person.",
+    no_args_is_help=True,
+)
+person_app = typer.Typer(
+    help="People's signing keys: create, prove, register, seal, revoke, list.", no_args_is_help=True
+)
+
+AsOption = Annotated[str, typer.Option("--as", help="The person who does and signs this step (user name).")]
+KeyOption = Annotated[
+    str | None, typer.Option("--key", help="Sign with this private key of yours (name or .skey file).")
+]
+PassOption = Annotated[
+    bool,
+    typer.Option(
+        "--passphrase-stdin", help="Sign with your server-sealed key: read its passphrase from stdin."
+    ),
+]
+KeysDir = Annotated[
+    Path | None, typer.Option("--keys", help="Key directory (env ENVTRUST_KEYS, default ./keys).")
+]
+
+
+@contextmanager
+def _lab(db: str | None) -> Iterator[Any]:
+    from . import settings
+    from .report_pdf import render_report
+    from .store import open_store
+    from .workflow.lab import Lab
+
+    store = open_store(_db(db))
+    public = os.environ.get("ENVTRUST_PUBLIC_URL", "http://127.0.0.1:8212")
+    try:
+        yield Lab(store, origin=settings.load().origin, render=render_report, public_url=public)
+    finally:
+        store.close()
+
+
+def _signed(key: str | None, passphrase_stdin: bool, keys: Path | None = None) -> Any:
+    from .keys import load_signer
+    from .workflow.lab import Signed
+
+    if (key is None) == (not passphrase_stdin):
+        raise RecordError("missing", "sign with exactly one of --key NAME or --passphrase-stdin")
+    if key is not None:
+        return Signed(key=load_signer(key, keys))
+    phrase = sys.stdin.readline().rstrip("\n")
+    return Signed(passphrase=phrase)
+
+
+def _time(text: str, what: str) -> int:
+    from .services import parse_iso_time
+
+    t = parse_iso_time(text, "Asia/Shanghai")
+    if t is None:
+        raise RecordError("bad_time", f"{what} {text!r}: not an ISO 8601 time")
+    return t
+
+
+def _recorded(what: str, row: dict[str, Any]) -> None:
+    err.print(
+        f"{what} #{row['id']} recorded and signed (signature #{row.get('sig_id', '—')})", soft_wrap=True
+    )
+
+
+# ---------------------------------------------------------------------------------------------- people
+@lab_app.command("grant")
+def lab_grant(
+    user: Annotated[str, typer.Argument(help="Account.")],
+    function: Annotated[str, typer.Argument(help="sampler, receiver, analyst, reviewer or signatory.")],
+    who: Annotated[str, typer.Option("--who", help="Who grants it.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the function away instead.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Grant (or take away) a lab function; ledgered."""
+    try:
+        with _lab(db) as lab:
+            entry = lab.grant(user, function, who=who, granted=not revoke)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"{user}: {function} {'revoked' if revoke else 'granted'} (ledger entry {entry})")
+
+
+@person_app.command("create")
+def person_create(user: Annotated[str, typer.Argument(help="Your user name.")], keys: KeysDir = None) -> None:
+    """Create your own signing key on your machine (the private key never leaves it)."""
+    from . import settings
+    from .keys import create_key
+    from .workflow.signing import key_name
+
+    try:
+        signer = create_key(key_name(settings.load().origin, user), keys)
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    out.print(signer.verifier().vkey())
+    err.print(
+        f"key {signer.name} created; give the line above and `envtrust keys person pop` to the administrator"
+    )
+
+
+@person_app.command("pop")
+def person_pop(
+    user: Annotated[str, typer.Argument(help="Your user name.")],
+    key: Annotated[str, typer.Option("--key", help="Your private key (name or .skey file).")],
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Print a proof that you hold the key (a signed statement naming your account and the key)."""
+    from .keys import load_signer
+
+    try:
+        signer = load_signer(key, keys)
+        with _lab(db) as lab:
+            account = lab.store.account(user)
+            if account is None:
+                raise RecordError("no_account", f"no account {user}")
+            sys.stdout.write(lab.proof_of_possession(user, signer, int(account["id"])))
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+
+
+@person_app.command("sign")
+def person_sign(
+    statement: Annotated[str, typer.Argument(help="File with the prepared statement, or - for stdin.")],
+    key: Annotated[str, typer.Option("--key", help="Your private key (name or .skey file).")],
+    keys: KeysDir = None,
+) -> None:
+    """Sign a statement the server prepared (``"prepare": true``) with your own key; prints the signed note to send
+    back as ``note``."""
+    from .keys import load_signer
+    from .workflow.signing import sign_statement
+
+    try:
+        text = sys.stdin.read() if statement == "-" else Path(statement).read_text(encoding="utf-8")
+        if not text.endswith("\n"):
+            text += "\n"
+        sys.stdout.write(sign_statement(text, load_signer(key, keys)))
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+
+
+@person_app.command("register")
+def person_register(
+    user: Annotated[str, typer.Argument(help="Whose key.")],
+    vkey: Annotated[Path, typer.Option("--vkey", help="File with the verifier key line.")],
+    pop: Annotated[Path, typer.Option("--pop", help="File with the proof of possession.")],
+    who: Annotated[str, typer.Option("--who", help="Who registers it.")],
+    db: DbOption = None,
+) -> None:
+    """Register a key a person holds; it may sign after the activation wait (24 h)."""
+    try:
+        with _lab(db) as lab:
+            row = lab.register_key(
+                user, vkey.read_text(encoding="utf-8").strip(), pop.read_text(encoding="utf-8"), who=who
+            )
+    except (EnvtrustError, OSError) as exc:
+        raise _fail(exc) from None
+    err.print(f"key #{row['id']} ({row['key_hash']}) of {user} registered")
+
+
+@person_app.command("seal")
+def person_seal(
+    user: Annotated[str, typer.Argument(help="Your user name.")],
+    db: DbOption = None,
+) -> None:
+    """Create a signing key kept by the server, sealed under a passphrase you type (read from stdin; ≥ 12
+    characters, never stored)."""
+    try:
+        phrase = sys.stdin.readline().rstrip("\n")
+        with _lab(db) as lab:
+            row = lab.create_sealed_key(user, phrase, who=user)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"sealed key #{row['id']} ({row['key_hash']}) of {user} created")
+
+
+@person_app.command("revoke")
+def person_revoke(
+    key_id: Annotated[int, typer.Argument(help="Key number.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    who: Annotated[str, typer.Option("--who", help="Who revokes it.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a key: it signs nothing more; what it signed stays valid."""
+    try:
+        with _lab(db) as lab:
+            entry = lab.revoke_key(key_id, reason=reason, who=who)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"key #{key_id} revoked (ledger entry {entry})")
+
+
+@person_app.command("list")
+def person_list(user: Annotated[str, typer.Argument(help="Account.")], db: DbOption = None) -> None:
+    """A person's keys: key ID, custody, active from, revoked."""
+    try:
+        with _lab(db) as lab:
+            rows = lab.keys(user)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"keys of {user}")
+    for col in ("id", "key", "custody", "registered by", "active from (µs)", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["key_hash"], r["custody"], escape(r["registered_by"]), str(r["active_from_us"]),
+            escape(r["revoked"]["reason"]) if r["revoked"] else "",
+        )  # fmt: skip
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- the chain
+@lab_app.command("sample")
+def lab_sample(
+    sample_no: Annotated[str, typer.Argument(help="Sample number.")],
+    matrix: Annotated[str, typer.Option(help="What is sampled, e.g. 废水.")],
+    purpose: Annotated[str, typer.Option(help="comparison, supervisory or self.")],
+    who: Annotated[str, typer.Option("--who", help="Who plans it.")],
+    mn: Annotated[str | None, typer.Option("--mn", help="The point sampled.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Plan a sample."""
+    try:
+        with _lab(db) as lab:
+            sid = lab.plan_sample(sample_no, matrix=matrix, purpose=purpose, who=who, mn=mn)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"sample {sample_no} (#{sid}) planned")
+
+
+@lab_app.command("custody")
+def lab_custody(
+    sample_no: Annotated[str, typer.Argument(help="Sample number.")],
+    step: Annotated[str, typer.Argument(help="sampled, transported, received or rejected.")],
+    at: Annotated[str, typer.Option("--at", help="When (ISO 8601, China time without offset).")],
+    place: Annotated[str, typer.Option(help="Where.")],
+    condition: Annotated[str, typer.Option(help="Condition: seal intact, temperature …")],
+    person: AsOption,
+    seal_no: Annotated[str, typer.Option("--seal", help="Seal number.")] = "",
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """A custody step, signed by the sampler (sampled, transported) or the receiver (received, rejected)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _lab(db) as lab:
+            row = lab.custody(sample_no, step, at=_time(at, "--at"), place=place, condition=condition,
+                              seal_no=seal_no, username=person, signed=signed)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded(f"custody {step}", row)
+
+
+@lab_app.command("analyse")
+def lab_analyse(
+    sample_no: Annotated[str, typer.Argument(help="Sample number.")],
+    parameter: Annotated[str, typer.Option(help="HJ 212 code of the parameter.")],
+    method: Annotated[str, typer.Option(help="Method standard, e.g. HJ 828-2017.")],
+    instrument: Annotated[str, typer.Option(help="Instrument used.")],
+    result: Annotated[str, typer.Option(help="The raw result as read (significant figures kept).")],
+    unit: Annotated[str, typer.Option(help="Unit.")],
+    at: Annotated[str, typer.Option("--at", help="When analysed (ISO 8601).")],
+    person: AsOption,
+    lot: Annotated[list[int] | None, typer.Option("--lot", help="Reference lot used (repeatable).")] = None,
+    retest_of: Annotated[int | None, typer.Option(help="The analysis this repeats.")] = None,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """An analysis of a received sample, signed by the analyst."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _lab(db) as lab:
+            row = lab.analyse(sample_no, parameter=parameter, method=method, instrument=instrument,
+                              raw_result=result, unit=unit, analysed_at=_time(at, "--at"), lot_ids=lot or [],
+                              retest_of=retest_of, username=person, signed=signed)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded("analysis", row)
+
+
+@lab_app.command("review")
+def lab_review(
+    analysis_id: Annotated[int, typer.Argument(help="Analysis number.")],
+    person: AsOption,
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="The decision.")] = True,
+    comment: Annotated[str, typer.Option(help="Comment.")] = "",
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Review an analysis (nobody reviews work they took part in)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _lab(db) as lab:
+            row = lab.review(analysis_id, decision="approve" if approve else "reject", comment=comment,
+                             username=person, signed=signed)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded("review", row)
+
+
+@lab_app.command("retract")
+def lab_retract(
+    analysis_id: Annotated[int, typer.Argument(help="Analysis number.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    person: AsOption,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Retract an analysis (its analyst or a signatory); the analysis is kept, marked retracted."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _lab(db) as lab:
+            row = lab.retract(analysis_id, reason=reason, username=person, signed=signed)
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded("retraction", row)
+
+
+@lab_app.command("issue")
+def lab_issue(
+    report_no: Annotated[str, typer.Argument(help="Report number.")],
+    title: Annotated[str, typer.Option(help="Title.")],
+    analysis: Annotated[
+        list[int], typer.Option("--analysis", help="An analysis in the report (repeatable).")
+    ],
+    person: AsOption,
+    supersedes: Annotated[str | None, typer.Option(help="The report this one replaces.")] = None,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Issue a report, signed by an authorised signatory who neither analysed nor reviewed it."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _lab(db) as lab:
+            row = lab.issue(report_no, title=title, analysis_ids=analysis, username=person, signed=signed,
+                            supersedes=supersedes)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded(f"report {report_no}", row)
+
+
+@lab_app.command("pdf")
+def lab_pdf(
+    report_no: Annotated[str, typer.Argument(help="Report number.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    db: DbOption = None,
+) -> None:
+    """Write an issued report's PDF, rendered again from the ledgered records; its SHA-256 must equal the one
+    the signatory signed."""
+    import hashlib
+
+    try:
+        with _lab(db) as lab:
+            pdf = lab.report_pdf(report_no)
+            [row] = lab.store.quality_rows("reports", report_no=report_no)
+        out_file.write_bytes(pdf)
+    except (EnvtrustError, OSError) as exc:
+        raise _fail(exc) from None
+    digest = hashlib.sha256(pdf).hexdigest()
+    same = digest == row["pdf_sha256"]
+    err.print(
+        f"{out_file}: {len(pdf)} bytes, SHA-256 {digest[:16]}… "
+        + ("[green]as signed[/]" if same else "[bold red]differs from the signed PDF[/]"),
+        soft_wrap=True,
+    )
+    if not same:
+        raise typer.Exit(1)
+
+
+@lab_app.command("show")
+def lab_show(
+    sample_no: Annotated[str, typer.Argument(help="Sample number.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A sample's chain: custody, analyses (retracted or not), reviews — each with who signed and whether the
+    signature verifies."""
+    try:
+        with _lab(db) as lab:
+            chain = lab.chain(sample_no)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(chain, ensure_ascii=False, default=str) + "\n")
+        return
+    table = Table(title=f"sample {escape(sample_no)}")
+    for col in ("step", "what", "who", "signature"):
+        table.add_column(col, overflow="fold")
+    for step in chain["steps"]:
+        ok = step["signature_ok"]
+        table.add_row(
+            step["act"],
+            escape(step["summary"]),
+            escape(step["by"]),
+            "[green]valid[/]" if ok else "[red]INVALID[/]",
+        )
+    out.print(table)

@@ -1,0 +1,61 @@
+"""SQL of the quality-assurance records: reads and inserts inside one write transaction (the caller holds the write
+lock), each insert a row and its ledger entry (appended together when the transaction ends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from . import schema as s
+from .ledger import StateTx
+
+__all__ = ["QUALITY_TABLES", "QualityTx", "quality_rows"]
+
+QUALITY_TABLES = (
+    "qa_criteria",
+    "analysers",
+    "reference_lots",
+    "lot_events",
+    "qa_checks",
+    "comparisons",
+    "maintenance",
+    "person_keys",
+    "person_key_events",
+    "signatures",
+    "lab_functions",
+    "samples",
+    "custody_events",
+    "analyses",
+    "reviews",
+    "retractions",
+    "reports",
+)
+
+
+def quality_rows(conn: Connection, table: str, order: str = "id", **equal: Any) -> list[dict[str, Any]]:
+    """Rows of a quality table whose columns equal ``equal`` (a list value: any of them), in ``order``."""
+    if table not in QUALITY_TABLES:
+        raise ValueError(f"not a quality table: {table}")
+    t = s.metadata.tables[table]
+    q = select(t).order_by(t.c[order], t.c.id)
+    for name, value in equal.items():
+        q = q.where(t.c[name].in_(value) if isinstance(value, list | tuple) else t.c[name] == value)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+class QualityTx(StateTx):
+    """Reads and writes of the quality records inside one write transaction."""
+
+    def rows(self, table: str, order: str = "id", **equal: Any) -> list[dict[str, Any]]:
+        return quality_rows(self.conn, table, order, **equal)
+
+    def one(self, table: str, row_id: int) -> dict[str, Any] | None:
+        found = self.rows(table, id=row_id)
+        return found[0] if found else None
+
+    def criteria(self) -> dict[str, Any] | None:
+        """The criteria in force: the newest ledgered row."""
+        t = s.qa_criteria
+        row = self.conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
+        return dict(row) if row is not None else None
