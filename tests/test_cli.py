@@ -314,6 +314,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "accounts",
             "qa",
             "lab",
+            "marks",
         )
 
 

@@ -425,3 +425,184 @@ def lab_show(
             "[green]valid[/]" if ok else "[red]INVALID[/]",
         )
     out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- marks and trace
+marks_app = typer.Typer(
+    help="Enterprise data marks (MEE 2022 No. 21): list, make, decide, withdraw — each act signed.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _marks(db: str | None) -> Iterator[Any]:
+    from . import settings
+    from .quality import point_rechecker
+    from .store import open_store
+    from .workflow.marks import Marks
+
+    store = open_store(_db(db))
+    try:
+        yield Marks(store, origin=settings.load().origin, recheck=point_rechecker(store))
+    finally:
+        store.close()
+
+
+@marks_app.command("list")
+def marks_list(
+    db: DbOption = None,
+    mn: Annotated[list[str] | None, typer.Option("--mn", help="Only this point (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON mark per line.")] = False,
+) -> None:
+    """The data marks with their state (effective, upheld, rejected, withdrawn) and who made them when."""
+    from .workflow.marks import mark_rows
+
+    try:
+        with _marks(db) as marks:
+            rows = mark_rows(marks.store, mn)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        return
+    table = Table(title=f"{len(rows)} data marks")
+    for col in ("id", "point", "code", "from", "to", "made by", "lag", "state", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["mn"], r["code"], _iso(r["start"]), _iso(r["end"]), escape(r["made_by"]),
+            f"{r['lag_s'] / 3600:.1f} h", r["state"], escape(r["reason"]),
+        )  # fmt: skip
+    out.print(table)
+
+
+def _iso(t: int) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return datetime.fromtimestamp(t, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+
+
+@marks_app.command("make")
+def marks_make(
+    mn: Annotated[str, typer.Argument(help="The point (MN).")],
+    code: Annotated[
+        str, typer.Option(help="stopped, startup_shutdown, maintenance, calibration, fault, comm_failure.")
+    ],
+    start: Annotated[str, typer.Option(help="From (ISO 8601, China time without offset).")],
+    end: Annotated[str, typer.Option(help="To (exclusive).")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    person: AsOption,
+    pollutant: Annotated[
+        list[str] | None, typer.Option("--pollutant", help="Only these codes (repeatable).")
+    ] = None,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Mark a span of a point's data (an enterprise or operator account of the point's enterprise)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _marks(db) as marks:
+            row = marks.make(mn, code=code, start=_time(start, "--start"), end=_time(end, "--end"), reason=reason,
+                             username=person, signed=signed, pollutants=pollutant)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded(f"mark ({code})", row)
+
+
+@marks_app.command("decide")
+def marks_decide(
+    mark_id: Annotated[int, typer.Argument(help="Mark number.")],
+    decision: Annotated[str, typer.Option(help="uphold or reject.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    person: AsOption,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """A regulator's decision on a mark the data contest (uphold: its data stay excluded; reject: they count)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _marks(db) as marks:
+            row = marks.decide(mark_id, decision=decision, reason=reason, username=person, signed=signed)
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded(f"decision ({decision})", row)
+
+
+@marks_app.command("withdraw")
+def marks_withdraw(
+    mark_id: Annotated[int, typer.Argument(help="Mark number.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    person: AsOption,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """The enterprise withdraws its mark (kept on record)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _marks(db) as marks:
+            row = marks.withdraw(mark_id, reason=reason, username=person, signed=signed)
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    _recorded("withdrawal", row)
+
+
+def trace(
+    what: Annotated[str, typer.Argument(help="hour (the only kind so far).")],
+    mn: Annotated[str, typer.Argument(help="The point (MN).")],
+    pollutant: Annotated[str, typer.Argument(help="HJ 212 code.")],
+    at: Annotated[str, typer.Argument(help="The hour's start (ISO 8601, point's zone).")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the trace (envtrust-trace/v1).")] = False,
+) -> None:
+    """Who and what stand behind an hourly value: readings and frames, the analyser, its last passed checks and
+    reference lots, comparisons and the laboratory report behind them with everyone who signed, marks and
+    out-of-control spans, the verdict — each with its ledger proof."""
+    from rich.tree import Tree
+
+    from . import settings
+    from .services import parse_iso_time
+    from .store import open_store
+    from .workflow.trace import trace_hour
+
+    try:
+        if what != "hour":
+            raise RecordError("bad_kind", f"trace {what!r}: only `hour` is supported so far")
+        store = open_store(_db(db))
+        try:
+            point = next((p for p in store.points() if p.mn == mn), None)
+            t = parse_iso_time(at, point.timezone if point is not None else "Asia/Shanghai")
+            if t is None:
+                raise RecordError("bad_time", f"{at!r}: not an ISO 8601 time")
+            found = trace_hour(store, mn, pollutant, t, origin=settings.load().origin)
+        finally:
+            store.close()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(found, ensure_ascii=False, default=str) + "\n")
+        return
+    verdict = found["verdict"]
+    head = (
+        f"{mn} {pollutant} {_iso(found['subject']['start'])}: {found['subject']['value']} — "
+        + ("[green]valid[/]" if verdict["valid"] else "[red]invalid[/]")
+        + f" ({verdict['valid_minutes']} valid minutes)"
+    )
+    tree = Tree(head)
+    for reason in verdict["reasons"]:
+        tree.add(f"[red]{escape(json.dumps(reason, ensure_ascii=False))}[/]")
+    for node in found["nodes"]:
+        entry = node["entry"]
+        where = f" [dim]entry {entry['index']}[/]" if entry else ""
+        branch = tree.add(f"{escape(node['summary']['zh'])} | {escape(node['summary']['en'])}{where}")
+        for p in node["people"]:
+            ok = p.get("signature_ok")
+            mark = "[green]✓[/]" if ok else "[red]✗[/]" if ok is False else "[yellow]unsigned[/]"
+            branch.add(f"{p['role']}: {escape(str(p['account']))} {p.get('key') or ''} {mark}")
+    out.print(tree)

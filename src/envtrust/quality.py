@@ -244,6 +244,8 @@ def stored_inputs(
     mns: Sequence[str] | None = None,
     now: float | None = None,
     blocked: Mapping[str, Mapping[str, Sequence[qc.qa.Blocked]]] | None = None,
+    marks: Mapping[str, Sequence[qc.marks.Mark]] | None = None,
+    contexts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CheckInput:
     """Stored minute, hourly and real-time readings as per-point series (``envtrust recheck``), with each point's
     out-of-control spans (``blocked``, per point and code)."""
@@ -257,8 +259,15 @@ def stored_inputs(
         a = acc.get(mn) or acc.setdefault(mn, qc.stream.Accumulator(point_info(point)))
         a.add_frame(rows, qn_epoch(qn, point.timezone))
         frames += 1
-    blocked = blocked or {}
-    return CheckInput([a.build(now, blocked=blocked.get(m)) for m, a in sorted(acc.items())], [], frames)
+    blocked, marks, contexts = blocked or {}, marks or {}, contexts or {}
+    return CheckInput(
+        [
+            a.build(now, blocked=blocked.get(m), marks=marks.get(m), mark_context=contexts.get(m))
+            for m, a in sorted(acc.items())
+        ],
+        [],
+        frames,
+    )
 
 
 def run_checks(inputs: CheckInput, configured: qc.Configured | None = None) -> list[qc.Finding]:
@@ -288,10 +297,13 @@ def recheck_stored(
     """Re-run the checks over stored data — with each point's out-of-control spans from its quality records — and
     fold the findings into the alarm book exactly as on arrival (alarms whose condition is gone are cleared)."""
     from .alarms.book import AlarmBook
+    from .workflow.marks import mark_contexts, marks_for_checks
     from .workflow.qa import QualityRecords
 
     registry = store.points()
     blocked = QualityRecords(store).blocked(mns)
+    marks = marks_for_checks(store, mns)
+    contexts = mark_contexts(store, sorted(marks))
     inputs = stored_inputs(
         store,
         registry,
@@ -300,6 +312,8 @@ def recheck_stored(
         mns=mns,
         now=time.time() if now is None else now,
         blocked=blocked,
+        marks=marks,
+        contexts=contexts,
     )
     findings = run_checks(inputs, configured)
     names = tuple(c.name for c, _ in configured.checks)

@@ -149,6 +149,10 @@ def test_supervisory_comparison_and_its_failure(env: Env) -> None:
     assert status["in_control"] is False and status["open"]["failed"] == [f"comparisons/{rec['id']}"]
     code, blocked = env.call("GET", "ent2", f"{Q}/blocked")
     assert blocked == []
+    code, page = env.call("GET", "ent1", f"/api/v1/points/{P1}/readings?kind=minute&limit=5")
+    assert code == 200 and [(r["valid"], r["reasons"]) for r in page["items"]] == [(False, ["out_of_control"])] * 5
+    code, page = env.call("GET", "ent2", f"/api/v1/points/{P2}/readings?kind=minute&limit=5")
+    assert all(r["valid"] and r["reasons"] == [] for r in page["items"])
     short = {**comparison, "pairs": pairs[:4]}
     code, body = env.call("POST", "heping", f"{Q}/comparisons", short)
     assert code == 422 and body["error"]["code"] == "too_few_pairs" and "|" in body["error"]["message"]
@@ -204,3 +208,52 @@ def test_lots_expiry_and_withdrawal(env: Env) -> None:
     assert code == 400 and body["error"]["code"] == "bad_date"
     code, criteria = env.call("GET", None, f"{Q}/criteria")
     assert code == 200 and len(criteria["digest"]) == 64 and "hj75/so2" in criteria["config"]["profiles"]
+
+
+def test_marks_and_traces_stay_within_scope(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envtrust.workflow import signing
+    from envtrust.workflow.lab import Lab
+
+    monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    init = Lab.__init__
+    monkeypatch.setattr(Lab, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0}))
+    phrase = {
+        "ent1": "enterprise one passphrase",
+        "ent2": "enterprise two passphrase",
+        "heping": "heping passphrase",
+    }
+    for who, p in phrase.items():
+        code, body = env.call("POST", who, "/api/v1/keys/person", {"passphrase": p})
+        assert code == 201, body
+    mark = {"mn": P1, "code": "maintenance", "start": "2026-01-01T08:30:00", "end": "2026-01-01T09:00:00",
+            "reason": "更换探头", "passphrase": phrase["ent1"]}  # fmt: skip
+    code, body = env.call("POST", "ent2", "/api/v1/marks", {**mark, "passphrase": phrase["ent2"]})
+    assert code == 404  # another enterprise's point does not exist for ent2
+    code, body = env.call("POST", "heping", "/api/v1/marks", {**mark, "passphrase": phrase["heping"]})
+    assert code == 403 and body["error"]["code"] == "forbidden"
+    code, prepared = env.call("POST", "ent1", "/api/v1/marks", {**mark, "prepare": True})
+    assert code == 200 and '"act":"mark.data"' in prepared["statement"]
+    code, body = env.call("POST", "ent1", "/api/v1/marks", mark)
+    assert code == 201, body
+    mid = body["id"]
+    for who in SEES:
+        code, listed = env.call("GET", who, "/api/v1/marks")
+        assert code == 200 and [m["id"] for m in listed] == ([mid] if P1 in SEES[who] else []), who
+    code, body = env.call("POST", "ent2", f"/api/v1/marks/{mid}/decision",
+                          {"decision": "reject", "reason": "x", "passphrase": phrase["ent2"]})  # fmt: skip
+    assert code == 404
+    code, body = env.call("POST", "heping", f"/api/v1/marks/{mid}/decision",
+                          {"decision": "reject", "reason": "未报备", "passphrase": phrase["heping"]})  # fmt: skip
+    assert code == 201, body
+    code, listed = env.call("GET", "ent1", f"/api/v1/marks?mn={P1}")
+    assert listed[0]["state"] == "rejected"
+    url = f"/api/v1/trace/hour/{P1}/a21026/2026-01-01T08:00:00"
+    code, found = env.call("GET", "ent1", url)
+    assert code == 200 and found["format"] == "envtrust-trace/v1" and found["verdict"]["valid_minutes"] == 60
+    assert any(n["type"] == "mark.data" for n in found["nodes"])
+    code, body = env.call("GET", "ent2", url)
+    assert code == 404
+    code, body = env.call("GET", None, url)
+    assert code == 401
+    code, body = env.call("GET", "ent1", f"/api/v1/trace/hour/{P1}/a21026/2026-01-01T08:30:00")
+    assert code == 400 and body["error"]["code"] == "bad_time"

@@ -3,6 +3,7 @@ recorded, failures turning the right hours invalid (and alarms following), the Q
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -182,7 +183,7 @@ def test_a_comparison_needs_the_analysers_own_data(store: Store) -> None:
     so2, _ = add_analysers(rec)
     late = [(local(DAYS, 1), local(DAYS, 2), "20.0")] * 9  # after the stored data
     with pytest.raises(RecordError) as info:
-        rec.record_comparison(analyser_id=so2, pairs=late, rm_source="RM", who="lab.li")
+        QualityRecords(store).record_comparison(analyser_id=so2, pairs=late, rm_source="RM", who="lab.li")
     assert info.value.code == "run_incomplete"
     with pytest.raises(RecordError) as info:
         rec.record_comparison(analyser_id=so2, pairs=pairs(0, 9, 20.0)[:3], rm_source="RM", who="lab.li")
@@ -253,7 +254,7 @@ def test_expired_withdrawn_and_unknown_lots_are_refused_and_nothing_is_written(s
     rec.withdraw_lot(good, reason="钢瓶泄漏 | cylinder leaking", who="reg.zhao")
     now = int(time.time()) + 1  # a use after the withdrawal (uses before it stay valid)
     with pytest.raises(RecordError) as info:
-        rec.record_check(
+        QualityRecords(store).record_check(
             analyser_id=so2,
             kind="span",
             started=now,
@@ -401,3 +402,94 @@ def test_a_replaced_analyser_starts_a_new_history(store: Store) -> None:
     counts = hourly_counts(store, rec, SO2)
     assert counts[local(1, 11)] == 0 and counts[local(1, 12)] == 60
     assert np.all(np.array([counts[local(3, h)] for h in range(24)]) == 60)
+
+
+# ----------------------------------------------------------------------------------------------- trace
+def test_the_trace_of_an_hour_reaches_the_people_and_materials_behind_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from envtrust.keys import ledger_signer
+    from envtrust.services import Checkpointer
+    from envtrust.workflow import signing
+    from envtrust.workflow.lab import Lab, Signed
+    from envtrust.workflow.trace import trace_hour
+    from scoped import fast_accounts
+
+    monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    origin = "test.envtrust/ledger"
+    acc = fast_accounts(store)
+    lab = Lab(store, origin=origin, activation_s=0)
+    phrase = "a long passphrase 1"
+    for name, function in (("samp", "sampler"), ("ana", "receiver"), ("ana", "analyst"), ("rev", "reviewer"),
+                           ("sig", "signatory")):  # fmt: skip
+        if store.account(name) is None:
+            acc.create(name, "lab", who="setup", password=None)
+            lab.create_sealed_key(name, phrase, who=name)
+        lab.grant(name, function, who="admin")
+    rec = records(store)
+    so2, _ = add_analysers(rec)
+    cyl = lot(rec, "2027-12-31")
+    rec.record_check(analyser_id=so2, kind="zero", started=local(1, 8), ended=local(1, 8, 10), reading="0.3",
+                     performed_by="王工", who="op.wang")  # fmt: skip
+    rec.record_check(analyser_id=so2, kind="span", started=local(1, 8, 20), ended=local(1, 8, 30), reading="80.6",
+                     lot_id=cyl, performed_by="王工", who="op.wang")  # fmt: skip
+    # the reference method: a laboratory report signed by four people
+    signed = Signed(passphrase=phrase)
+    lab.plan_sample("RM-S1", matrix="烟气", purpose="comparison", who="samp", mn=GAS_MN)
+    lab.custody(
+        "RM-S1",
+        "sampled",
+        at=local(0, 9),
+        place="烟道采样孔",
+        condition="密封",
+        username="samp",
+        signed=signed,
+    )
+    lab.custody(
+        "RM-S1", "received", at=local(0, 15), place="实验室", condition="完好", username="ana", signed=signed
+    )
+    a = lab.analyse("RM-S1", parameter=SO2, method="HJ 57-2017", instrument="定电位电解仪 E-3", raw_result="20.3",
+                    unit="mg/m3", analysed_at=local(0, 16), lot_ids=[cyl], username="ana", signed=signed)  # fmt: skip
+    lab.review(a["id"], decision="approve", comment="", username="rev", signed=signed)
+    lab.issue("RM-2026-001", title="参比方法监测报告", analysis_ids=[a["id"]], username="sig", signed=signed)
+    rec.record_comparison(analyser_id=so2, pairs=pairs(0, 9, 20.3), rm_source="RM-2026-001", who="reg.zhao")
+    signer = ledger_signer(origin, tmp_path / "keys", create=True)
+    Checkpointer(store, signer, origin).checkpoint()
+
+    found = trace_hour(store, GAS_MN, SO2, local(2, 3), origin=origin)
+    assert found["format"] == "envtrust-trace/v1"
+    assert found["verdict"]["valid"] and found["subject"]["value"] == pytest.approx(20.0)
+    types = {n["type"] for n in found["nodes"]}
+    assert {"hj212.frame", "registry.point", "qa.analyser", "qa.check", "qa.reference_lot", "qa.comparison",
+            "lab.report", "lab.analysis", "lab.review", "lab.sample", "lab.custody"} <= types  # fmt: skip
+    people = {(p["role"], p["account"]) for n in found["nodes"] for p in n["people"] if p.get("signature_ok")}
+    assert {("signatory", "sig"), ("analyst", "ana"), ("reviewer", "rev"), ("sampled", "samp"),
+            ("received", "ana")} <= people  # fmt: skip
+    frames = [n for n in found["nodes"] if n["type"] == "hj212.frame"]
+    assert len(frames) == 60
+    size = found["checkpoint"]["size"]
+    for node in found["nodes"]:
+        if node["entry"] is not None:  # every ledgered node proves its inclusion in the signed checkpoint
+            entry = store.entry(node["entry"]["index"])
+            assert entry is not None
+            from envtrust.ledger import merkle
+
+            proof = [base64.b64decode(h) for h in node["entry"]["proof"]]
+            root = store.latest_checkpoint()["root"]  # type: ignore[index]
+            assert merkle.verify_inclusion(
+                merkle.leaf_hash(entry[2]), node["entry"]["index"], size, proof, root
+            )
+
+
+def test_records_cannot_be_dated_in_the_future(store: Store) -> None:
+    rec = records(store)  # its clock is the start of day DAYS
+    so2, _ = add_analysers(rec)
+    with pytest.raises(RecordError) as info:
+        rec.record_check(analyser_id=so2, kind="zero", started=local(DAYS, 1), ended=local(DAYS, 1), reading="0",
+                         performed_by="op.wang", who="op.wang")  # fmt: skip
+    assert info.value.code == "in_future" and info.value.status == 422
+    with pytest.raises(RecordError) as info:
+        rec.record_comparison(analyser_id=so2, pairs=pairs(DAYS, 2, 20.0), rm_source="RM", who="lab.li")
+    assert info.value.code == "in_future"
+    status = rec.status(so2)
+    assert status["replaced"] is False and status["checks"]["zero"]["due"] is not None

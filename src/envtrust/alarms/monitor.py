@@ -29,6 +29,7 @@ from ..quality import point_info, stored_frames
 from ..registry import Point
 from ..services import Prepared, qn_epoch
 from ..store import Store, WriteResult
+from ..workflow.marks import mark_contexts, marks_for_checks
 from ..workflow.qa import QualityRecords
 from .book import AlarmBook, Applied
 
@@ -197,6 +198,10 @@ class Monitor:
         blocked = QualityRecords(self.store).blocked()
         for mn in set(blocked) | set(self.evaluator.blocked):
             self.evaluator.set_blocked(mn, blocked.get(mn, {}))
+        marks = marks_for_checks(self.store)  # and the enterprises' data marks
+        contexts = mark_contexts(self.store, sorted(marks))
+        for mn in set(marks) | set(self.evaluator.marks):
+            self.evaluator.set_marks(mn, marks.get(mn, []), contexts.get(mn, {}))
 
     def _feed(self, batches: Sequence[tuple[float, list[Work]]]) -> None:
         for _, work in batches:

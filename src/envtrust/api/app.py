@@ -673,6 +673,9 @@ def create_app(
     from .lab import install_lab_routes
 
     install_lab_routes(app, store)
+    from .marks import install_mark_routes
+
+    install_mark_routes(app, store)
     from ..web import install_pages  # pages share the data routes' accounts and sessions
 
     install_pages(app, store, log_verifier=log_verifier)

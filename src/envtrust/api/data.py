@@ -35,6 +35,7 @@ from ..services import Ingest, parse_iso_time
 from ..store import CacheFill, Store
 from ..store.series import NONE64, Columns, decimal_scale, runs
 from ..workflow.identity import PUBLIC, Accounts, Principal
+from ..workflow.qa import QualityRecords
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse, log, read_body
 from .export import MAX_ROWS, csv_stream, xlsx_bytes
 
@@ -90,7 +91,15 @@ class ReadingOut(BaseModel):
     zs_avg: float | None = Field(description="Converted (reference-O2) average as sent by the logger.")
     zs_rtd: float | None
     flag: str | None = Field(description="HJ 212 data flag (N valid; F M S D C T B).")
-    valid: bool = Field(description="Flag N (or none) and a value: usable for averages and limits.")
+    valid: bool = Field(
+        description="Flag N (or none), a value, and the analyser not out of control in the reading's period: "
+        "usable for averages and limits."
+    )
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Why not valid: `flag` (a flag other than N), `no_value`, `out_of_control` (a failed QA check "
+        "or comparison covers the period: /api/v1/qa/blocked).",
+    )
 
 
 class ReadingsPage(BaseModel):
@@ -623,6 +632,22 @@ def install_data_routes(
             after=_uncursor(after) if after else None,
             limit=limit,
         )
+        spans = QualityRecords(store).blocked([mn]).get(mn, {})
+        length = {"hour": 3600, "day": 86400}.get(kind, 1)
+
+        def reasons(r: dict[str, Any]) -> list[str]:
+            out = []
+            if r["flag"] not in (None, "", "N"):
+                out.append("flag")
+            if not any(r[k] is not None for k in ("avg", "rtd", "cou")):
+                out.append("no_value")
+            t = int(r["data_time"])
+            for span in spans.get(r["pollutant"], ()):
+                if span.start < t + length and (span.end is None or span.end > t):
+                    out.append("out_of_control")
+                    break
+            return out
+
         items = [
             ReadingOut(
                 pollutant=r["pollutant"],
@@ -635,7 +660,8 @@ def install_data_routes(
                 zs_avg=r["zs_avg"],
                 zs_rtd=r["zs_rtd"],
                 flag=r["flag"],
-                valid=(r["flag"] in (None, "", "N")) and any(r[k] is not None for k in ("avg", "rtd", "cou")),
+                valid=not (why := reasons(r)),
+                reasons=why,
             )
             for r in rows
         ]

@@ -100,7 +100,7 @@ class CheckIn(BaseModel):
     adjusted: bool = False
     reading_after: Number | None = None
     automatic: bool = False
-    performed_by: Name
+    performed_by: str = Field(min_length=1, max_length=64)
     note: str = Field("", max_length=2000)
 
 
@@ -122,7 +122,7 @@ class MaintenanceIn(BaseModel):
     started: Time
     ended: Time
     description: str = Field(min_length=1, max_length=4000)
-    performed_by: Name
+    performed_by: str = Field(min_length=1, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict)
 
 

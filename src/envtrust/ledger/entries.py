@@ -199,4 +199,6 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "reviews": ("lab.review", record_entry("lab.review")),
     "retractions": ("lab.retraction", record_entry("lab.retraction")),
     "reports": ("lab.report", record_entry("lab.report", ("analysis_ids",))),
+    "data_marks": ("mark.data", record_entry("mark.data", ("pollutants",))),
+    "mark_events": ("mark.event", record_entry("mark.event")),
 }

@@ -14,7 +14,7 @@ Imports the standard library and numpy only.
 
 from __future__ import annotations
 
-from . import anomaly, assurance, qa, stream, tampering, validity  # noqa: F401  (registers the checks)
+from . import anomaly, assurance, marks, qa, stream, tampering, validity  # noqa: F401  (registers the checks)
 from .catalogue import CATALOGUE, CATEGORIES, CatalogueError, Check, Configured, Finding, Param, configure
 from .data import Channel, PointData, PointInfo, Series, SeriesBuilder
 from .runner import run

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
+    from .marks import Mark
     from .qa import Blocked
 
 __all__ = [
@@ -309,6 +310,8 @@ class PointData:
         now: float | None = None,
         horizon: float | None = None,
         blocked: Mapping[str, Sequence[Blocked]] | None = None,
+        marks: Sequence[Mark] | None = None,
+        mark_context: Mapping[str, Any] | None = None,
     ) -> None:
         self.info = info
         self.minute = minute
@@ -319,6 +322,10 @@ class PointData:
         # per HJ 212 code: the spans in which its analyser was out of control (qc.qa.out_of_control); data inside
         # are invalid whatever their flag says
         self.blocked: dict[str, list[Blocked]] = {c: list(v) for c, v in (blocked or {}).items() if v}
+        # the enterprise's data marks (qc.marks): uncontested (or upheld) marks exclude their data from judgement;
+        # mark_context: the analysers' full scales, span values and check times the contest rules need
+        self.marks: list[Mark] = list(marks or [])
+        self.mark_context: dict[str, Any] = dict(mark_context or {})
         self._cache: dict[tuple[str, str], Any] = {}
 
     def _memo(self, kind: str, code: str, make: Callable[[Series], Any]) -> Any:
@@ -361,9 +368,9 @@ class PointData:
         return next((c for c in FLOW_CODES if c in self.minute.channels), None)
 
     # -- masks and values (minute series) -------------------------------------------------------------------
-    def valid(self, code: str) -> Mask:
+    def flag_valid(self, code: str) -> Mask:
         """Slots of ``code`` with a value and flag N (or no flag), outside every out-of-control span of its
-        analyser: usable for averages and judgements."""
+        analyser (what the data themselves say, before the enterprise's marks)."""
 
         def make(s: Series) -> Mask:
             ch = s.channels[code]
@@ -372,7 +379,59 @@ class PointData:
             )
             return out
 
+        out: Mask = self._memo("flag_valid", code, make)
+        return out
+
+    def valid(self, code: str) -> Mask:
+        """Slots of ``code`` usable for averages and judgements: :meth:`flag_valid` and not excluded by an
+        effective data mark (MEE 2022 No. 21: marked data are not used to judge exceedance)."""
+
+        def make(s: Series) -> Mask:
+            out: Mask = self.flag_valid(code) & ~self.marked_mask(code)
+            return out
+
         out: Mask = self._memo("valid", code, make)
+        return out
+
+    def excluded_by_marks(self) -> dict[str, list[tuple[int, int, Mark]]]:
+        """Per code, the spans of effective marks (not contested by the data, or upheld): computed once."""
+        if not self.marks or (self.minute is None and self.hour is None):
+            return {}
+        key = ("marks_excluded", "")
+        if key not in self._cache:
+            from .marks import DEFAULTS, excluded
+
+            ctx = self.mark_context
+            self._cache[key] = excluded(
+                self,
+                self.marks,
+                DEFAULTS,
+                full_scale=ctx.get("full_scale"),
+                span_values=ctx.get("span_values"),
+                check_times=ctx.get("check_times", ()),
+            )
+        out: dict[str, list[tuple[int, int, Mark]]] = self._cache[key]
+        return out
+
+    def marked_mask(self, code: str, series: Series | None = None) -> Mask:
+        """Slots of ``series`` (default the minute series) under an effective data mark of ``code``."""
+        s = series if series is not None else self.minute
+        assert s is not None
+        t = s.times
+        out: Mask = np.zeros(t.size, dtype=bool)
+        for a, b, _ in self.excluded_by_marks().get(code, ()):
+            out |= (t >= a) & (t < b)
+        return out
+
+    def stopped_mask(self) -> Mask:
+        """Minute slots under an effective ``stopped`` mark (the process declared stopped, as flag F)."""
+        assert self.minute is not None
+        t = self.minute.times
+        out: Mask = np.zeros(t.size, dtype=bool)
+        for spans in self.excluded_by_marks().values():
+            for a, b, mark in spans:
+                if mark.code == "stopped":
+                    out |= (t >= a) & (t < b)
         return out
 
     def blocked_mask(self, code: str, series: Series | None = None) -> Mask:
@@ -416,6 +475,8 @@ class PointData:
             return running
 
         out: Mask = self._memo("running", "", make)
+        if self.marks:
+            out = out & ~self.stopped_mask()
         return out
 
     def resolution(self, code: str) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .catalogue import Configured, Finding
 from .data import PointData, PointInfo, SeriesBuilder
+from .marks import Mark
 from .qa import Blocked
 from .runner import call
 
@@ -103,6 +104,8 @@ class Accumulator:
         now: float | None = None,
         horizon: float | None = None,
         blocked: Mapping[str, Sequence[Blocked]] | None = None,
+        marks: Sequence[Mark] | None = None,
+        mark_context: Mapping[str, Any] | None = None,
     ) -> PointData:
         minute = self.minute if len(self.minute) or not self.rtd.acc else self.rtd.builder()
         return PointData(
@@ -113,6 +116,8 @@ class Accumulator:
             now=now,
             horizon=horizon,
             blocked=blocked,
+            marks=marks,
+            mark_context=mark_context,
         )
 
 
@@ -148,6 +153,20 @@ class StreamEvaluator:
         self.evaluated_at: dict[str, float] = {}
         self.received: dict[str, float] = {}
         self.blocked: dict[str, dict[str, list[Blocked]]] = {}  # per point: out-of-control spans per code
+        self.marks: dict[
+            str, tuple[list[Mark], dict[str, Any]]
+        ] = {}  # per point: data marks and their context
+
+    def set_marks(self, mn: str, marks: Sequence[Mark], context: Mapping[str, Any]) -> None:
+        """A point's data marks and what their contest rules need; the point is re-evaluated when they changed."""
+        new = (list(marks), dict(context))
+        if self.marks.get(mn, ([], {})) != new:
+            if marks:
+                self.marks[mn] = new
+            else:
+                self.marks.pop(mn, None)
+            if mn in self.points:
+                self.dirty.add(mn)
 
     def set_blocked(self, mn: str, blocked: Mapping[str, Sequence[Blocked]]) -> None:
         """A point's out-of-control spans (from its quality records); the point is re-evaluated when they
@@ -210,8 +229,13 @@ class StreamEvaluator:
         horizon), and the time since its newest data is a gap (offline)."""
         received = self.received.get(mn)
         live = received is not None and now - received < self.lag_s
+        marks, context = self.marks.get(mn, ([], {}))
         return self.points[mn].build(
-            now=now, horizon=None if live else now - self.lag_s, blocked=self.blocked.get(mn)
+            now=now,
+            horizon=None if live else now - self.lag_s,
+            blocked=self.blocked.get(mn),
+            marks=marks,
+            mark_context=context,
         )
 
     def evaluate(self, now: float, mns: Iterable[str] | None = None) -> list[Evaluation]:

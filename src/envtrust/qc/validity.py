@@ -340,6 +340,8 @@ def _reported_hourly(pd: PointData, code: str) -> Aggregate | None:
         code
     ):  # an hour that overlaps an out-of-control span is not taken from the logger either
         ok &= ~overlapping(h.times, h.step, pd.blocked[code])
+    for a, b, _ in pd.excluded_by_marks().get(code, ()):  # nor one under an effective data mark
+        ok &= ~((h.times + h.step > a) & (h.times < b))
     conv = np.where(np.isfinite(ch.zs), ch.zs, ch.avg)
     mean = np.where(ok, ch.avg, np.nan)
     return Aggregate(h.times, np.where(ok, 60, 0).astype(np.int64), mean, np.where(ok, conv, np.nan), 60)

@@ -30,6 +30,8 @@ QUALITY_TABLES = (
     "reviews",
     "retractions",
     "reports",
+    "data_marks",
+    "mark_events",
 )
 
 

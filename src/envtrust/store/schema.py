@@ -591,6 +591,38 @@ reports = Table(
     Column("at_us", BigInteger, nullable=False),
 )
 
+# enterprise data marks (MEE 2022 No. 21) and what happened to them: insert-only, ledgered
+data_marks = Table(
+    "data_marks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", Text, nullable=False),
+    Column("pollutants", Text),  # JSON list of HJ 212 codes; null: every channel
+    Column(
+        "code", Text, nullable=False
+    ),  # stopped startup_shutdown maintenance calibration fault comm_failure
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("made_by", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("lag_s", BigInteger, nullable=False),  # made this long after the marked span began
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_data_marks_mn", "mn", "start"),
+)
+
+mark_events = Table(
+    "mark_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mark_id", Integer, ForeignKey("data_marks.id"), nullable=False),
+    Column("action", Text, nullable=False),  # uphold reject withdraw
+    Column("reason", Text, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 

@@ -281,7 +281,7 @@ class Lab:
             refs=refs,
         )
 
-    def _sign(
+    def sign_in(
         self,
         tx: QualityTx,
         username: str,
@@ -473,7 +473,7 @@ class Lab:
                 "seal_no": seal_no,
             }
             refs = self._refs(tx, ("sample", f"samples/{sample['id']}"))
-            sig = self._sign(tx, username, "lab.custody", CUSTODY_STEPS[step], subject, refs, signed)
+            sig = self.sign_in(tx, username, "lab.custody", CUSTODY_STEPS[step], subject, refs, signed)
             row = tx.record(
                 "custody_events",
                 {
@@ -544,7 +544,7 @@ class Lab:
                 *(("lot", f"reference_lots/{lot['id']}") for lot in lots),
                 *((("retest_of", f"analyses/{retest_of}"),) if retest_of is not None else ()),
             )
-            sig = self._sign(tx, username, "lab.analysis", "analyst", subject, refs, signed)
+            sig = self.sign_in(tx, username, "lab.analysis", "analyst", subject, refs, signed)
             row = tx.record(
                 "analyses",
                 {
@@ -602,7 +602,7 @@ class Lab:
                 )
             subject = {"analysis_id": analysis_id, "decision": decision, "comment": comment}
             refs = self._refs(tx, ("analysis", f"analyses/{analysis_id}"))
-            sig = self._sign(tx, username, "lab.review", "reviewer", subject, refs, signed)
+            sig = self.sign_in(tx, username, "lab.review", "reviewer", subject, refs, signed)
             row = tx.record(
                 "reviews",
                 {
@@ -626,7 +626,7 @@ class Lab:
             role = "analyst" if analysis["analyst"] == username else "signatory"
             subject = {"analysis_id": analysis_id, "reason": reason}
             refs = self._refs(tx, ("analysis", f"analyses/{analysis_id}"))
-            sig = self._sign(tx, username, "lab.retraction", role, subject, refs, signed)
+            sig = self.sign_in(tx, username, "lab.retraction", role, subject, refs, signed)
             row = tx.record(
                 "retractions",
                 {
@@ -708,7 +708,7 @@ class Lab:
                 doc = self._report_doc(tx, subject, username, key["key_hash"], now)
                 pdf_sha256 = hashlib.sha256(self.render(doc)).hexdigest()
             subject["pdf_sha256"] = pdf_sha256
-            sig = self._sign(tx, username, "lab.report", "signatory", subject, refs, signed, at=now)
+            sig = self.sign_in(tx, username, "lab.report", "signatory", subject, refs, signed, at=now)
             row = tx.record(
                 "reports",
                 {

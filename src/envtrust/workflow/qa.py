@@ -40,6 +40,7 @@ __all__ = [
 CHECK_KINDS = ("zero", "span", "standard")
 MAINTENANCE_KINDS = ("maintenance", "repair", "fault", "parameter_change", "replacement", "verification")
 LOT_ZONE = "Asia/Shanghai"  # a lot's expiry date is a date of the certificate, read in China's zone
+FUTURE_SKEW_S = 300  # a record may not start later than this after the server's time
 MIN_RUN_COVERAGE = 0.75  # a comparison run needs this share of its minutes with valid readings [D]
 _WHO_MAX = 64
 
@@ -259,7 +260,13 @@ class QualityRecords:
         certificate_sha256: str | None = None,
     ) -> Recorded:
         """A lot of a certified reference material (有证标准物质), as its certificate states it."""
-        for name, text in (("producer", producer), ("certificate_no", certificate_no), ("lot_no", lot_no)):
+        for name, text in (
+            ("producer", producer),
+            ("certificate_no", certificate_no),
+            ("lot_no", lot_no),
+            ("material", material),
+            ("unit", unit),
+        ):
             if not text.strip():
                 raise RecordError("missing", f"缺少 {name} | {name} is required")
         value = decimal_text(certified_value, "certified_value")
@@ -274,9 +281,13 @@ class QualityRecords:
         if certificate_sha256 is not None and (
             len(certificate_sha256) != 64 or any(c not in "0123456789abcdef" for c in certificate_sha256)
         ):
-            raise RecordError("bad_value", "certificate_sha256: 64 lowercase hex digits")
+            raise RecordError(
+                "bad_value", "证书摘要须为 64 位小写十六进制 | certificate_sha256: 64 lowercase hex digits"
+            )
         if not (math.isfinite(coverage_k) and coverage_k > 0):
-            raise RecordError("bad_value", f"coverage_k {coverage_k} must be positive")
+            raise RecordError(
+                "bad_value", f"包含因子 {coverage_k} 须为正数 | coverage_k {coverage_k} must be positive"
+            )
         with self.store.quality_tx() as tx:
             same = tx.rows(
                 "reference_lots",
@@ -371,9 +382,13 @@ class QualityRecords:
         reference lot; its certified value is the reference unless ``reference_value`` is given (a dilution); a
         zero check's reference is 0 unless given."""
         if kind not in CHECK_KINDS:
-            raise RecordError("bad_kind", f"kind: one of {', '.join(CHECK_KINDS)}")
+            raise RecordError(
+                "bad_kind", f"核查类型须为 {', '.join(CHECK_KINDS)} | kind: one of {', '.join(CHECK_KINDS)}"
+            )
         if ended < started:
             raise RecordError("bad_span", "结束时间早于开始时间 | the check ends before it starts")
+        if started > self.clock() + FUTURE_SKEW_S:
+            raise RecordError("in_future", "核查开始时间在未来 | the check starts in the future")
         if adjusted and reading_after is None:
             raise RecordError("missing", "调整后须填写调整后读数 | an adjusted check needs reading_after")
         reading = decimal_text(reading, "reading")
@@ -483,6 +498,8 @@ class QualityRecords:
         if not pairs:
             raise RecordError("too_few_pairs", "没有比对数据对 | no pairs")
         analyser = self.analyser(analyser_id)
+        if max(end for _, end, _ in pairs) > self.clock() + FUTURE_SKEW_S:
+            raise RecordError("in_future", "比对时段在未来 | a run ends in the future")
         runs: list[dict[str, Any]] = []
         for i, (start, end, rm) in enumerate(sorted(pairs), 1):
             if end <= start:
@@ -565,7 +582,10 @@ class QualityRecords:
         """Maintenance, repair, a fault, a parameter change or a metrological verification (计量检定) of an
         analyser."""
         if kind not in MAINTENANCE_KINDS:
-            raise RecordError("bad_kind", f"kind: one of {', '.join(MAINTENANCE_KINDS)}")
+            raise RecordError(
+                "bad_kind",
+                f"维护类型须为 {', '.join(MAINTENANCE_KINDS)} | kind: one of {', '.join(MAINTENANCE_KINDS)}",
+            )
         if ended < started:
             raise RecordError("bad_span", "结束时间早于开始时间 | it ends before it starts")
         if not description.strip():
@@ -651,11 +671,13 @@ class QualityRecords:
         open_span = next((s for s in spans if s.end is None or s.end > at), None)
         checks = self.store.quality_rows("qa_checks", order="started", analyser_id=analyser_id)
         comparisons = self.store.quality_rows("comparisons", order="started", analyser_id=analyser_id)
+        replaced = bool(self.store.quality_rows("analysers", replaces_id=analyser_id))
         kinds: dict[str, Any] = {}
         for kind in (*profile.checks(), "comparison"):
             rows = comparisons if kind == "comparison" else [c for c in checks if c["kind"] == kind]
             last = rows[-1] if rows else None
-            interval = profile.interval_h(kind, bool(analyser["automatic"]))
+            # a replaced analyser has no checks due any more
+            interval = None if replaced else profile.interval_h(kind, bool(analyser["automatic"]))
             since = last["ended"] if last is not None else analyser["valid_from"]
             due = None if interval is None else since + int(interval * 3600)
             overdue = interval is not None and qa.overdue(since, at, interval, qa.grace_for(interval))
@@ -698,6 +720,7 @@ class QualityRecords:
             kinds[kind] = entry
         return {
             "analyser": analyser,
+            "replaced": replaced,
             "in_control": open_span is None,
             "out_of_control": [_span_json(s) for s in spans],
             "open": _span_json(open_span) if open_span is not None else None,
@@ -722,7 +745,7 @@ def usable_lot(tx: QualityTx, lot_id: int, used_at: int, zone: str) -> dict[str,
         if event["at_us"] // 1_000_000 <= used_at:
             raise RecordError(
                 "lot_withdrawn",
-                f"标准物质 {name} 已撤销（{event['reason']}）| reference lot {name_en} is withdrawn "
+                f"标准物质 {name} 已撤销（{event['reason']}） | reference lot {name_en} is withdrawn "
                 f"({event['reason']})",
             )
     if used_at >= lot_expiry(lot["expires_on"]):
@@ -769,5 +792,5 @@ def _zone(name: str) -> Any:
 def _who(who: str) -> str:
     who = who.strip()
     if not who or len(who) > _WHO_MAX:
-        raise RecordError("bad_who", f"who: 1–{_WHO_MAX} characters")
+        raise RecordError("bad_who", f"人员名称须为 1–{_WHO_MAX} 个字符 | who: 1–{_WHO_MAX} characters")
     return who
