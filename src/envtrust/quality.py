@@ -303,7 +303,7 @@ def recheck_stored(
     registry = store.points()
     blocked = QualityRecords(store).blocked(mns)
     marks = marks_for_checks(store, mns)
-    contexts = mark_contexts(store, sorted(marks))
+    contexts = mark_contexts(store, mns)
     inputs = stored_inputs(
         store,
         registry,

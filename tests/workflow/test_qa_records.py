@@ -323,6 +323,10 @@ def test_zero_failure_blocks_back_to_the_last_passed_zero_check_and_cusum_warns_
         cusum = rec.status(so2)["checks"]["span"]["cusum"]
         assert cusum["drift_alarm"] is (day == 3)
     assert spans == ["pass"] * 4
+    done = recheck_stored(store, configured=load_qc_config(None), mns=[GAS_MN], now=local(DAYS, 0))
+    [trend] = [f for f in done.findings if f.check == "qa_drift_trend"]
+    assert trend.pollutant == SO2 and trend.category == "anomaly" and trend.evidence["kind"] == "span"
+    assert trend.start == local(3, 9)  # alarmed at the 4th check, all of which passed
     adjust = rec.record_check(
         analyser_id=so2,
         kind="span",

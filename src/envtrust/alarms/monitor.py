@@ -199,8 +199,8 @@ class Monitor:
         for mn in set(blocked) | set(self.evaluator.blocked):
             self.evaluator.set_blocked(mn, blocked.get(mn, {}))
         marks = marks_for_checks(self.store)  # and the enterprises' data marks
-        contexts = mark_contexts(self.store, sorted(marks))
-        for mn in set(marks) | set(self.evaluator.marks):
+        contexts = mark_contexts(self.store)
+        for mn in set(marks) | set(contexts) | set(self.evaluator.marks):
             self.evaluator.set_marks(mn, marks.get(mn, []), contexts.get(mn, {}))
 
     def _feed(self, batches: Sequence[tuple[float, list[Work]]]) -> None:

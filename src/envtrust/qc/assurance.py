@@ -67,3 +67,51 @@ def qa_out_of_control(pd: PointData, p: Params) -> list[Finding]:
                 )
             )
     return out
+
+
+@register(
+    "qa_drift_trend",
+    version=1,
+    category="anomaly",
+    title_zh="分析仪漂移趋势（QAL3 CUSUM）",
+    title_en="analyser drift trend (QAL3 CUSUM)",
+    source="EN 14181 QAL3 (qc §5.3 [S], ABB EL3000 manual p.160); decision 0012 §3",
+)
+def qa_drift_trend(pd: PointData, p: Params) -> list[Finding]:
+    """An analyser whose newest zero, span or standard check brings its QAL3 CUSUM over the limit — a drift
+    (h_x = 2.85 s_AMS) or a loss of precision (h_s = 6.90 s²_AMS) — while the checks may still pass: adjust or
+    investigate the analyser before it goes out of control.  Never invalidates data."""
+    out: list[Finding] = []
+    for d in pd.mark_context.get("drift", ()):
+        what = ("漂移", "drift") if d["drift_alarm"] else ("精密度下降", "loss of precision")
+        est = d.get("estimated_drift")
+        more = f"，估计漂移 {est:+.2f}" if est is not None else ""
+        more_en = f", estimated drift {est:+.2f}" if est is not None else ""
+        out.append(
+            Finding(
+                pd.mn,
+                d["code"],
+                "qa_drift_trend",
+                "anomaly",
+                "medium",
+                int(d["started"]),
+                max(int(d["ended"]), int(d["started"]) + 60),
+                f"{d['code']} {d['kind']} 核查 CUSUM 显示{what[0]}{more} | {d['code']} {d['kind']} checks: QAL3 CUSUM "
+                f"shows {what[1]}{more_en}",
+                {
+                    k: d[k]
+                    for k in (
+                        "analyser",
+                        "kind",
+                        "record",
+                        "deviation",
+                        "p",
+                        "n",
+                        "s",
+                        "s_ams",
+                        "estimated_drift",
+                    )
+                },
+            )
+        )
+    return out

@@ -161,7 +161,7 @@ class StreamEvaluator:
         """A point's data marks and what their contest rules need; the point is re-evaluated when they changed."""
         new = (list(marks), dict(context))
         if self.marks.get(mn, ([], {})) != new:
-            if marks:
+            if marks or context:
                 self.marks[mn] = new
             else:
                 self.marks.pop(mn, None)

@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import RecordError
+from ..qc import qa
 from ..qc.marks import MARK_CODES, Mark
 from ..store import Store
 from .lab import Lab, Signed
+from .qa import QualityRecords
 
 __all__ = ["DECISIONS", "Marks", "mark_contexts", "mark_rows", "marks_for_checks"]
 
@@ -255,15 +257,20 @@ def marks_for_checks(store: Store, mns: Sequence[str] | None = None) -> dict[str
     return out
 
 
-def mark_contexts(store: Store, mns: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """What the contest rules need per point: each analyser's full scale, the reference of its last span check,
-    and the times of its checks."""
+def mark_contexts(store: Store, mns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The quality context of each point's checks (every point with an analyser, or those of ``mns``): what the
+    mark contest rules need — each analyser's full scale, the reference of its last span check, the times of its
+    checks — and ``drift``: the analysers whose QAL3 CUSUM alarms at their newest check (check ``qa_drift_trend``)."""
     out: dict[str, dict[str, Any]] = {}
-    analysers = store.quality_rows("analysers", order="valid_from", mn=list(mns)) if mns else []
+    if mns is None:
+        analysers = store.quality_rows("analysers", order="valid_from")
+    else:
+        analysers = store.quality_rows("analysers", order="valid_from", mn=list(mns)) if mns else []
     by_id = {a["id"]: a for a in analysers}
     for a in analysers:
-        ctx = out.setdefault(a["mn"], {"full_scale": {}, "span_values": {}, "check_times": []})
+        ctx = out.setdefault(a["mn"], {"full_scale": {}, "span_values": {}, "check_times": [], "drift": []})
         ctx["full_scale"][a["pollutant"]] = float(a["range_high"]) - float(a["range_low"])
+    series: dict[tuple[int, str], list[dict[str, Any]]] = {}
     if by_id:
         for c in store.quality_rows("qa_checks", order="started", analyser_id=list(by_id)):
             a = by_id[c["analyser_id"]]
@@ -271,4 +278,41 @@ def mark_contexts(store: Store, mns: Sequence[str]) -> dict[str, dict[str, Any]]
             ctx["check_times"].append(int(c["started"]))
             if c["kind"] == "span":
                 ctx["span_values"][a["pollutant"]] = float(c["reference_value"])
+            series.setdefault((int(a["id"]), c["kind"]), []).append(c)
+    if series:
+        replaced = {int(a["replaces_id"]) for a in analysers if a["replaces_id"] is not None}
+        criteria = QualityRecords(store).criteria()
+        params = criteria.cusum_parameters()
+        for (aid, kind), rows in series.items():
+            a = by_id[aid]
+            if aid in replaced:
+                continue
+            try:
+                s_ams = a["s_ams"] or criteria.profile(a["profile"]).default_s_ams(kind)
+            except qa.QaError:
+                continue
+            if not s_ams:
+                continue
+            resets = [False] + [bool(r["adjusted"]) or r["verdict"] == "fail" for r in rows[:-1]]
+            last = qa.cusum([float(r["value"]) for r in rows], float(s_ams), resets=resets, **params)[-1]
+            if last.drift_alarm or last.precision_alarm:
+                r = rows[-1]
+                out[a["mn"]]["drift"].append(
+                    {
+                        "code": a["pollutant"],
+                        "analyser": f"analysers/{aid}",
+                        "kind": kind,
+                        "record": f"qa_checks/{r['id']}",
+                        "started": int(r["started"]),
+                        "ended": int(r["ended"]),
+                        "deviation": last.deviation,
+                        "p": last.p,
+                        "n": last.n,
+                        "s": last.s,
+                        "s_ams": float(s_ams),
+                        "drift_alarm": last.drift_alarm,
+                        "precision_alarm": last.precision_alarm,
+                        "estimated_drift": last.estimated_drift,
+                    }
+                )
     return out
