@@ -150,7 +150,10 @@ def test_supervisory_comparison_and_its_failure(env: Env) -> None:
     code, blocked = env.call("GET", "ent2", f"{Q}/blocked")
     assert blocked == []
     code, page = env.call("GET", "ent1", f"/api/v1/points/{P1}/readings?kind=minute&limit=5")
-    assert code == 200 and [(r["valid"], r["reasons"]) for r in page["items"]] == [(False, ["out_of_control"])] * 5
+    assert (
+        code == 200
+        and [(r["valid"], r["reasons"]) for r in page["items"]] == [(False, ["out_of_control"])] * 5
+    )
     code, page = env.call("GET", "ent2", f"/api/v1/points/{P2}/readings?kind=minute&limit=5")
     assert all(r["valid"] and r["reasons"] == [] for r in page["items"])
     short = {**comparison, "pairs": pairs[:4]}
