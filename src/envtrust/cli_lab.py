@@ -554,33 +554,44 @@ def marks_withdraw(
 
 
 def trace(
-    what: Annotated[str, typer.Argument(help="hour (the only kind so far).")],
-    mn: Annotated[str, typer.Argument(help="The point (MN).")],
-    pollutant: Annotated[str, typer.Argument(help="HJ 212 code.")],
-    at: Annotated[str, typer.Argument(help="The hour's start (ISO 8601, point's zone).")],
+    what: Annotated[str, typer.Argument(help="hour or report.")],
+    subject: Annotated[
+        list[str],
+        typer.Argument(
+            help="hour: MN POLLUTANT TIME (the hour's start, ISO 8601, point's zone); report: REPORT_NO."
+        ),
+    ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the trace (envtrust-trace/v1).")] = False,
 ) -> None:
-    """Who and what stand behind an hourly value: readings and frames, the analyser, its last passed checks and
+    """Who and what stand behind an hourly value (readings and frames, the analyser, its last passed checks and
     reference lots, comparisons and the laboratory report behind them with everyone who signed, marks and
-    out-of-control spans, the verdict — each with its ledger proof."""
+    out-of-control spans, the verdict) or an issued report (analyses, reviews, samples, custody, lots, every
+    signature) — each record with its ledger proof."""
     from rich.tree import Tree
 
     from . import settings
     from .services import parse_iso_time
     from .store import open_store
-    from .workflow.trace import trace_hour
+    from .workflow.trace import trace_hour, trace_report
 
     try:
-        if what != "hour":
-            raise RecordError("bad_kind", f"trace {what!r}: only `hour` is supported so far")
+        if what == "hour" and len(subject) == 3:
+            mn, pollutant, at = subject
+        elif what == "report" and len(subject) == 1:
+            mn, pollutant, at = "", "", ""
+        else:
+            raise RecordError("bad_kind", "trace hour MN POLLUTANT TIME, or trace report REPORT_NO")
         store = open_store(_db(db))
         try:
-            point = next((p for p in store.points() if p.mn == mn), None)
-            t = parse_iso_time(at, point.timezone if point is not None else "Asia/Shanghai")
-            if t is None:
-                raise RecordError("bad_time", f"{at!r}: not an ISO 8601 time")
-            found = trace_hour(store, mn, pollutant, t, origin=settings.load().origin)
+            if what == "report":
+                found = trace_report(store, subject[0], origin=settings.load().origin)
+            else:
+                point = next((p for p in store.points() if p.mn == mn), None)
+                t = parse_iso_time(at, point.timezone if point is not None else "Asia/Shanghai")
+                if t is None:
+                    raise RecordError("bad_time", f"{at!r}: not an ISO 8601 time")
+                found = trace_hour(store, mn, pollutant, t, origin=settings.load().origin)
         finally:
             store.close()
     except EnvtrustError as exc:
@@ -589,11 +600,17 @@ def trace(
         sys.stdout.write(json.dumps(found, ensure_ascii=False, default=str) + "\n")
         return
     verdict = found["verdict"]
-    head = (
-        f"{mn} {pollutant} {_iso(found['subject']['start'])}: {found['subject']['value']} — "
-        + ("[green]valid[/]" if verdict["valid"] else "[red]invalid[/]")
-        + f" ({verdict['valid_minutes']} valid minutes)"
-    )
+    if what == "report":
+        head = f"report {escape(subject[0])} — " + (
+            "[green]every signature verifies[/]" if verdict["signatures_ok"] else "[red]a signature fails[/]"
+        )
+        verdict = {"reasons": []}
+    else:
+        head = (
+            f"{mn} {pollutant} {_iso(found['subject']['start'])}: {found['subject']['value']} — "
+            + ("[green]valid[/]" if verdict["valid"] else "[red]invalid[/]")
+            + f" ({verdict['valid_minutes']} valid minutes)"
+        )
     tree = Tree(head)
     for reason in verdict["reasons"]:
         tree.add(f"[red]{escape(json.dumps(reason, ensure_ascii=False))}[/]")

@@ -187,4 +187,10 @@ def test_a_report_cycle_through_the_api(env: Env) -> None:
     assert {s["by"] for s in chain["steps"]} == {"samp", "ana", "rev", "sig"}
     code, body = env.call("GET", None, "/api/v1/lab/samples/S-1")
     assert code == 401
+    code, traced = env.call("GET", None, "/api/v1/trace/report/R-1")  # public, as the report is
+    assert code == 200 and traced["verdict"]["signatures_ok"]
+    assert traced["verdict"]["signers"] == ["ana", "rev", "samp", "sig"]
+    assert {n["type"] for n in traced["nodes"]} >= {"lab.report", "lab.analysis", "lab.review", "lab.custody"}
+    code, body = env.call("GET", None, "/api/v1/trace/report/NOPE")
+    assert code == 404 and body["error"]["code"] == "no_report"
     assert verify(env.store, None).ok

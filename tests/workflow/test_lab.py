@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from envtrust.cli import app
 from envtrust.errors import RecordError
 from envtrust.ledger.note import Signer
 from envtrust.registry import load_registry
@@ -135,6 +138,16 @@ def test_a_report_cycle_by_four_people_is_signed_step_by_step(
         reader.metadata is not None
         and reader.metadata.subject == f"https://hb.example.cn/verify/entry/{index}"
     )
+    runner = CliRunner()
+    shown = runner.invoke(app, ["trace", "report", "R-2026-0612", "--json", "--db", str(store.engine.url)])
+    assert shown.exit_code == 0, shown.output
+    traced = json.loads(shown.stdout)
+    assert traced["verdict"]["signatures_ok"] and traced["verdict"]["signers"] == [
+        "ana",
+        "rev",
+        "samp",
+        "sig",
+    ]
     chain = lab.chain("S-0612")
     assert [s["act"] for s in chain["steps"]] == ["lab.custody"] * 3 + [
         "lab.analysis",

@@ -22,7 +22,7 @@ from ..store import Store
 from ..workflow.identity import Principal
 from ..workflow.lab import StatementPrepared
 from ..workflow.marks import Marks, mark_rows
-from ..workflow.trace import trace_hour
+from ..workflow.trace import trace_hour, trace_report
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
 from .lab import Signing
@@ -164,6 +164,17 @@ def install_mark_routes(app: FastAPI, store: Store) -> None:
         return signed_step(
             lambda: marks().withdraw(mark_id, reason=body.reason, username=who.username, signed=body.signed())
         )
+
+    @app.get(
+        f"{API_PREFIX}/trace/report/{{report_no}}",
+        tags=["marks"],
+        summary="Who stands behind an issued laboratory report: analyses, reviews, samples, custody, lots and "
+        "everyone who signed, each with its ledger proof (public, as the report is)",
+        responses=_errors(400, 404),
+    )
+    def trace_of_report(report_no: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        origin = os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
+        return trace_report(store, report_no, origin=origin)
 
     @app.get(
         f"{API_PREFIX}/trace/hour/{{mn}}/{{pollutant}}/{{hour}}",

@@ -22,7 +22,7 @@ from ..store import Store
 from .lab import Lab
 from .qa import QualityRecords
 
-__all__ = ["FORMAT", "trace_hour"]
+__all__ = ["FORMAT", "trace_hour", "trace_report"]
 
 FORMAT = "envtrust-trace/v1"
 MIN_VALID_MINUTES = 45
@@ -272,3 +272,30 @@ def _lab_report(g: _Graph, comparison_ref: str, rm_source: str) -> None:
             g.link(sref, g.add(f"custody_events/{c['id']}", "lab.custody", f"{c['step']} {c['place']}",
                                f"{c['step']} {c['place']}", people=[g.person(c["sig_id"], c["step"])], data=c),
                    "custody")  # fmt: skip
+
+
+def trace_report(store: Store, report_no: str, *, origin: str) -> dict[str, Any]:
+    """The trace of an issued laboratory report: its analyses, reviews, samples, custody steps and reference lots,
+    everyone who signed with whether the signature verifies, each record with its ledger proof."""
+    reports = store.quality_rows("reports", report_no=report_no)
+    if not reports:
+        raise RecordError("no_report", f"没有报告 {report_no} | no report {report_no}", status=404)
+    g = _Graph(store, origin)
+    root = f"report:{report_no}"
+    g.add(root, "report", f"检测报告 {report_no}", f"report {report_no}", ledgered=False)
+    _lab_report(g, root, report_no)
+    people = [p for n in g.nodes.values() for p in n["people"]]
+    return {
+        "format": FORMAT,
+        "subject": {"kind": "report", "report_no": report_no},
+        "verdict": {
+            "signatures_ok": all(p.get("signature_ok") for p in people),
+            "signers": sorted({p["account"] for p in people}),
+            "superseded_by": [
+                r["report_no"] for r in store.quality_rows("reports", supersedes=reports[0]["id"])
+            ],
+        },
+        "nodes": list(g.nodes.values()),
+        "edges": g.edges,
+        "checkpoint": {"size": g.size, "note": g.checkpoint["note"]} if g.checkpoint is not None else None,
+    }
