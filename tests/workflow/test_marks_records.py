@@ -173,3 +173,26 @@ def test_only_the_points_enterprise_marks_and_withdraws(store: Store, marks: Mar
     sig = store.quality_rows("signatures", id=m["sig_id"])[0]
     assert sig["act"] == "mark.data" and f'"start":{local(14)}' in sig["note"]
     assert verify(store, None).ok
+
+
+def test_the_monitor_rereads_only_points_whose_quality_records_changed(store: Store, marks: Marks) -> None:
+    from envtrust.workflow.marks import QualityWatch
+    from envtrust.workflow.qa import QualityRecords
+
+    watch = QualityWatch(store)
+    assert watch.changed() is None  # the first look: everything
+    assert watch.changed() == set()
+    rec = QualityRecords(store)
+    aid = rec.register_analyser(mn=GAS_MN, pollutant=SO2, serial_no="S", maker="M", model="X", range_low=0,
+                                range_high=100, unit="mg/m3", automatic=True, valid_from=D0 - 86400,
+                                who="ent").row["id"]  # fmt: skip
+    assert watch.changed() is None  # first use ledgers the criteria: every point is re-read
+    rec.record_check(analyser_id=aid, kind="zero", started=local(3), ended=local(3), reading="0.1",
+                     performed_by="ent", who="ent")  # fmt: skip
+    assert watch.changed() == {GAS_MN}
+    m = marks.make(
+        GAS_MN, code="fault", start=local(1), end=local(2), reason="r", username="ent", signed=by("ent")
+    )
+    assert watch.changed() == {GAS_MN}
+    marks.decide(m["id"], decision="reject", reason="r", username="reg", signed=by("reg"))
+    assert watch.changed() == {GAS_MN} and watch.changed() == set()

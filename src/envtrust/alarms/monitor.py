@@ -29,7 +29,7 @@ from ..quality import point_info, stored_frames
 from ..registry import Point
 from ..services import Prepared, qn_epoch
 from ..store import Store, WriteResult
-from ..workflow.marks import mark_contexts, marks_for_checks
+from ..workflow.marks import QualityWatch, mark_contexts, marks_for_checks
 from ..workflow.qa import QualityRecords
 from .book import AlarmBook, Applied
 
@@ -101,6 +101,7 @@ class Monitor:
         self._queue: queue.SimpleQueue[tuple[float, list[Work]] | None] = queue.SimpleQueue()
         self._loaded_upto: dict[str, int] = {}  # per point: frames up to this id came from the store
         self._infos: dict[str, qc.PointInfo] = {}
+        self._quality = QualityWatch(store)
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._pending = 0
@@ -123,6 +124,7 @@ class Monitor:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._refresh_points()
+        self._refresh_quality()
         self._thread = threading.Thread(target=self._run, name="envtrust-monitor", daemon=True)
         self._thread.start()
 
@@ -170,6 +172,7 @@ class Monitor:
                 if now >= next_sweep:
                     next_sweep = now + self.sweep_s
                     self._refresh_points()
+                    self._refresh_quality()
                     for mn in [m for m in self._infos if m not in self._loaded_upto][: self.warm_per_sweep]:
                         self._warm(mn)  # points silent since the start: their silence counts too
                     silent = self.evaluator.silent(now, self.sweep_s)
@@ -194,13 +197,21 @@ class Monitor:
             if self._infos.get(mn) != info:
                 self._infos[mn] = info
                 self.evaluator.set_point(info)
-        # out-of-control spans from the quality records (written by other processes: re-read every sweep)
-        blocked = QualityRecords(self.store).blocked()
-        for mn in set(blocked) | set(self.evaluator.blocked):
+
+    def _refresh_quality(self) -> None:
+        """Out-of-control spans, data marks and the quality context of the points whose quality records changed
+        (written by other processes: looked at every sweep; a look that finds nothing new is a few id queries)."""
+        changed = self._quality.changed()
+        if changed is not None and not changed:
+            return
+        mns = None if changed is None else sorted(changed)
+        blocked = QualityRecords(self.store).blocked(mns)
+        marks = marks_for_checks(self.store, mns)
+        contexts = mark_contexts(self.store, mns)
+        known = set(self.evaluator.blocked) | set(self.evaluator.marks) if changed is None else set(changed)
+        for mn in set(blocked) | known:
             self.evaluator.set_blocked(mn, blocked.get(mn, {}))
-        marks = marks_for_checks(self.store)  # and the enterprises' data marks
-        contexts = mark_contexts(self.store)
-        for mn in set(marks) | set(contexts) | set(self.evaluator.marks):
+        for mn in set(marks) | set(contexts) | known:
             self.evaluator.set_marks(mn, marks.get(mn, []), contexts.get(mn, {}))
 
     def _feed(self, batches: Sequence[tuple[float, list[Work]]]) -> None:

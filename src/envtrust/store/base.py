@@ -30,7 +30,7 @@ from . import ledger
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
-from .quality import QualityTx, quality_rows
+from .quality import QualityTx, quality_rows, quality_rows_after
 from .series import CACHED_KINDS, COLUMNS, DAY, Columns, assemble, columns_from_rows, pack, unpack
 
 T = TypeVar("T", bound=ledger.StateTx)
@@ -1300,6 +1300,11 @@ class Store:
         of its values)."""
         with self._reading() as conn:
             return quality_rows(conn, table, order, **equal)
+
+    def quality_rows_after(self, table: str, after: int, *columns: str) -> list[tuple[Any, ...]]:
+        """``(id, *columns)`` of the rows of a quality table written after the row ``after`` (ids grow)."""
+        with self._reading() as conn:
+            return quality_rows_after(conn, table, after, columns)
 
     def account(self, username: str) -> dict[str, Any] | None:
         with self._reading() as conn:

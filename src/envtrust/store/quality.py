@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 from . import schema as s
 from .ledger import StateTx
 
-__all__ = ["QUALITY_TABLES", "QualityTx", "quality_rows"]
+__all__ = ["QUALITY_TABLES", "QualityTx", "quality_rows", "quality_rows_after"]
 
 QUALITY_TABLES = (
     "qa_criteria",
@@ -44,6 +44,17 @@ def quality_rows(conn: Connection, table: str, order: str = "id", **equal: Any) 
     for name, value in equal.items():
         q = q.where(t.c[name].in_(value) if isinstance(value, list | tuple) else t.c[name] == value)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def quality_rows_after(
+    conn: Connection, table: str, after: int, columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """``(id, *columns)`` of the rows of a quality table with an id above ``after``, in id order."""
+    if table not in QUALITY_TABLES:
+        raise ValueError(f"not a quality table: {table}")
+    t = s.metadata.tables[table]
+    q = select(t.c.id, *(t.c[c] for c in columns)).where(t.c.id > after).order_by(t.c.id)
+    return [tuple(r) for r in conn.execute(q)]
 
 
 class QualityTx(StateTx):

@@ -23,7 +23,7 @@ from ..store import Store
 from .lab import Lab, Signed
 from .qa import QualityRecords
 
-__all__ = ["DECISIONS", "Marks", "mark_contexts", "mark_rows", "marks_for_checks"]
+__all__ = ["DECISIONS", "Marks", "QualityWatch", "mark_contexts", "mark_rows", "marks_for_checks"]
 
 DECISIONS = ("uphold", "reject")
 ENTERPRISE_ROLES = ("enterprise", "operator")
@@ -255,6 +255,50 @@ def marks_for_checks(store: Store, mns: Sequence[str] | None = None) -> dict[str
             )
         )
     return out
+
+
+class QualityWatch:
+    """Which points' quality records changed since the last look (for the streaming monitor, which re-reads them
+    every sweep: only the points whose analysers, checks, comparisons, marks or decisions changed are recomputed;
+    a change of the criteria recomputes every point)."""
+
+    # table -> the column that leads to the point (directly, or through an analyser or a mark)
+    TABLES = (
+        ("qa_criteria", "id"),
+        ("analysers", "mn"),
+        ("qa_checks", "analyser_id"),
+        ("comparisons", "analyser_id"),
+        ("data_marks", "mn"),
+        ("mark_events", "mark_id"),
+    )
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.seen: dict[str, int] | None = None  # None: never looked (everything changed)
+
+    def changed(self) -> set[str] | None:
+        """The MNs whose records changed since the last call; None: every point (first call, criteria)."""
+        first = self.seen is None
+        seen = self.seen or {t: 0 for t, _ in self.TABLES}
+        touched: set[str] = set()
+        everything = first
+        for table, column in self.TABLES:
+            rows = self.store.quality_rows_after(table, seen[table], column)
+            if not rows:
+                continue
+            seen[table] = int(rows[-1][0])
+            if table == "qa_criteria":
+                everything = True
+            elif column == "mn":
+                touched |= {str(r[1]) for r in rows}
+            elif column == "analyser_id" and not everything:
+                ids = sorted({int(r[1]) for r in rows})
+                touched |= {a["mn"] for a in self.store.quality_rows("analysers", id=ids)}
+            elif column == "mark_id" and not everything:
+                ids = sorted({int(r[1]) for r in rows})
+                touched |= {m["mn"] for m in self.store.quality_rows("data_marks", id=ids)}
+        self.seen = seen
+        return None if everything else touched
 
 
 def mark_contexts(store: Store, mns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -651,7 +651,22 @@ class QualityRecords:
     def blocked(self, mns: Sequence[str] | None = None) -> dict[str, dict[str, list[qa.Blocked]]]:
         """Per point and HJ 212 code: the spans in which the code's analyser was out of control."""
         out: dict[str, dict[str, list[qa.Blocked]]] = {}
-        for analyser in self.analysers(mns):
+        analysers = {int(a["id"]): a for a in self.analysers(mns)}
+        if not analysers:
+            return out
+        # only analysers with a failed result can have a span: find them first (failures are rare), then read
+        # their whole history
+        ids = list(analysers) if mns is not None else None
+        failed: set[int] = set()
+        for table in ("qa_checks", "comparisons"):
+            rows = (
+                self.store.quality_rows(table, verdict="fail")
+                if ids is None
+                else self.store.quality_rows(table, verdict="fail", analyser_id=ids)
+            )
+            failed |= {int(r["analyser_id"]) for r in rows}
+        for aid in sorted(failed & set(analysers)):
+            analyser = analysers[aid]
             spans = self._spans_of(analyser)
             if spans:
                 out.setdefault(analyser["mn"], {}).setdefault(analyser["pollutant"], []).extend(spans)
