@@ -4,15 +4,23 @@ password.  Real SQLite and PostgreSQL stores; readings imported through the serv
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import uvicorn
 
 from envtrust.alarms.book import AlarmBook
 from envtrust.api import create_app
@@ -25,7 +33,7 @@ from envtrust.services import Checkpointer, Ingest
 from envtrust.store import Store, open_store
 from scoped import P1, P2, P3, REGISTRY, SEES, create_people, fast_accounts
 
-__all__ = ["P1", "P2", "P3", "REGISTRY", "SEES", "Site", "build_site", "login"]
+__all__ = ["BROWSER", "P1", "P2", "P3", "REGISTRY", "SEES", "Site", "build_site", "login", "serving", "shot"]
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -115,3 +123,57 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     m = CSRF.search(ledger.text)
     assert m, "the ledger page of a logged-in account carries the session's CSRF token"
     return m.group(1)
+
+
+# ----------------------------------------------------------------------------------------------- browser tests
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("ENVTRUST_ARTIFACTS", "test-artifacts")) / "screenshots"
+# the marks of a browser test module: Debian's Chromium driven by Playwright (``executable_path``), never a download
+BROWSER = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it)"),
+]
+
+
+@contextmanager
+def serving(site: Site) -> Iterator[str]:
+    """The site's app served by uvicorn on a free loopback port (the address), stopped afterwards."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(site.app, lifespan="off", log_config=None, access_log=False)  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A Chromium page (Chinese locale); a JavaScript error anywhere fails the test."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        yield pg
+        context.close()
+        browser.close()
+        assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(page: Any, name: str, request: pytest.FixtureRequest) -> None:
+    """Keep a screenshot as a test artefact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tag = request.node.callspec.id if hasattr(request.node, "callspec") else "run"
+    page.screenshot(path=str(ARTIFACTS / f"{tag}-{name}.png"), full_page=True)

@@ -8,26 +8,14 @@ Skips, saying why, where Chromium or Playwright is missing (``make test`` instal
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from .conftest import P1, P2, PASSWORD, Site, build_site
+from .conftest import BROWSER, P1, P2, PASSWORD, Site, build_site, serving, shot
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(os.environ.get("ENVTRUST_ARTIFACTS", "test-artifacts")) / "screenshots"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it)"),
-]
+pytestmark = BROWSER
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
@@ -35,41 +23,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[tuple[str, Site]]:
     monkeypatch.setenv("ENVTRUST_KEYS", str(tmp_path / "keys"))
     site = build_site(tmp_path, db_url)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(site.app, lifespan="off", log_config=None, access_log=False)  # type: ignore[arg-type]
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}", site
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(site) as url:
+        yield url, site
     site.store.close()
-
-
-@pytest.fixture
-def page(request: pytest.FixtureRequest) -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        yield pg
-        context.close()
-        browser.close()
-        assert not errors, f"JavaScript errors: {errors}"
-
-
-def shot(page: object, name: str, request: pytest.FixtureRequest) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tag = request.node.callspec.id if hasattr(request.node, "callspec") else "run"
-    page.screenshot(path=str(ARTIFACTS / f"{tag}-{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
 def test_duty_officer_logs_in_reads_the_overview_opens_a_point_and_acknowledges_an_alarm(

@@ -316,7 +316,9 @@ def test_a_withdrawn_lot_is_refused_and_no_longer_offered(client: TestClient, si
     page = client.get(f"/qa/analysers/{aid}").text
     assert "没有可用的标准物质批次" in page
     # a use after the withdrawal is refused (one before it, for a check recorded late, is not)
-    data = check_form(site, csrf, kind="span", reading="50.3", lot_id=str(rec["lot"]), started=at(site, -0.1))
+    data = check_form(
+        site, csrf, kind="span", reading="50.3", lot_id=str(rec["lot"]), started=at(site, -2 / 60)
+    )
     r = client.post(f"/qa/analysers/{aid}/checks", data=data)
     assert r.status_code == 422 and "已撤销" in r.text and "钢瓶污染" in r.text
     r = client.post(f"/qa/analysers/{aid}/checks", data={**data, "started": at(site, 1)})

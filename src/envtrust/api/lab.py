@@ -80,7 +80,7 @@ class FunctionIn(BaseModel):
 
 
 class SampleIn(BaseModel):
-    sample_no: str = Field(min_length=1, max_length=64)
+    sample_no: str = Field(min_length=1, max_length=64, pattern=r"^[^/]+$")
     matrix: str = Field(min_length=1, max_length=200)
     purpose: Literal["comparison", "supervisory", "self"]
     mn: str | None = Field(None, max_length=64)
@@ -117,7 +117,7 @@ class RetractIn(Signing):
 
 
 class ReportIn(Signing):
-    report_no: str = Field(min_length=1, max_length=64)
+    report_no: str = Field(min_length=1, max_length=64, pattern=r"^[^/]+$")
     title: str = Field(min_length=1, max_length=400)
     analysis_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=500)
     supersedes: str | None = Field(None, max_length=64)

@@ -1,5 +1,6 @@
 """Server-rendered pages beside the API: login, the 24 h overview, point detail with charts, the alarm inbox,
-the ledger and the public portal.
+the ledger and the public portal (the laboratory, signing-key, data-mark, trace and verify pages are in
+:mod:`envtrust.web.lab_pages`, installed from here).
 
 Pages share the API's session (the ``envtrust_session`` cookie, :class:`~envtrust.workflow.identity.Accounts`)
 and its access rules: a point outside the account's scope is a 404 exactly like one that does not exist.  Every
@@ -578,6 +579,7 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
             kind=kind,
             codes=codes,
             alarms=alarms,
+            trace_default=_local(now - 3600, _offset_s(p), "%Y-%m-%dT%H:00"),
             chart={
                 "mn": mn,
                 "kind": kind,
@@ -1131,6 +1133,22 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
             )
         e = points[0].enterprise
         return render(request, "enterprise.html", e=e, rows=rows)
+
+    # ------------------------------------------------------------------------------------------ laboratory & co
+    from .lab_pages import PageKit, install_lab_pages
+
+    install_lab_pages(
+        app,
+        store,
+        PageKit(
+            render=render,
+            need_login=need_login,
+            user_of=user_of,
+            lang_of=lang_of,
+            check_csrf=check_csrf,
+            log_verifier=log_verifier,
+        ),
+    )
 
 
 class _Redirect(Exception):

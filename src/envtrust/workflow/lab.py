@@ -253,10 +253,11 @@ class Lab:
         keys = [k for k in tx.rows("person_keys", account_id=account["id"]) if k["id"] not in revoked]
         usable = [k for k in keys if k["active_from_us"] <= now_us]
         if not usable:
-            waiting = " (a new key becomes active 24 h after registration)" if keys else ""
+            waiting = ("（新密钥登记 24 小时后生效）", " (a new key becomes active 24 h after registration)")
+            zh, en = waiting if keys else ("", "")
             raise RecordError(
                 "key_not_active",
-                f"{account['username']} 没有可用的签名密钥 | {account['username']} has no active signing key{waiting}",
+                f"{account['username']} 没有可用的签名密钥{zh} | {account['username']} has no active signing key{en}",
                 status=403,
             )
         return usable[-1]
@@ -411,6 +412,8 @@ class Lab:
             raise RecordError("bad_kind", "purpose: comparison, supervisory or self")
         if not sample_no.strip() or not matrix.strip():
             raise RecordError("missing", "须填写样品编号与介质 | sample_no and matrix are required")
+        if "/" in sample_no:
+            raise RecordError("bad_value", "样品编号不能含 / | a sample number cannot contain /")
         with self.store.quality_tx() as tx:
             if tx.rows("samples", sample_no=sample_no.strip()):
                 raise RecordError(
@@ -653,6 +656,10 @@ class Lab:
         """Issue a report of reviewed analyses, signed by an authorised signatory who took no part in them."""
         if not analysis_ids:
             raise RecordError("missing", "报告须包含分析结果 | a report needs analyses")
+        if "/" in report_no or not report_no.strip():
+            raise RecordError(
+                "bad_value", "报告编号不能为空或含 / | a report number is not empty and has no /"
+            )
         with self.store.quality_tx() as tx:
             if tx.rows("reports", report_no=report_no):
                 raise RecordError(
