@@ -166,17 +166,17 @@ def test_a_report_cycle_through_the_api(env: Env) -> None:
     forged = signing.sign_statement(
         prepared["statement"], Signer.generate(signing.key_name("test.envtrust/ledger", "sig"))
     )
-    code, body = env.call("POST", "sig", "/api/v1/lab/reports", {**report, "note": forged})
+    code, body = env.call("POST", "sig", "/api/v1/lab/reports", {**report, "signed_note": forged})
     assert code == 403 and body["error"]["code"] == "bad_signature"
     code, body = env.call(
         "POST",
         "rev",
         "/api/v1/lab/reports",
-        {**report, "note": signing.sign_statement(prepared["statement"], env.sig_key)},
+        {**report, "signed_note": signing.sign_statement(prepared["statement"], env.sig_key)},
     )
     assert code == 403  # rev is no signatory, and the statement names sig
     note = signing.sign_statement(prepared["statement"], env.sig_key)
-    code, body = env.call("POST", "sig", "/api/v1/lab/reports", {**report, "note": note})
+    code, body = env.call("POST", "sig", "/api/v1/lab/reports", {**report, "signed_note": note})
     assert code == 201, body
     code, pdf = env.call("GET", None, "/api/v1/lab/reports/R-1.pdf")
     assert code == 200 and pdf.headers["content-type"] == "application/pdf"

@@ -21,6 +21,7 @@ from envtrust.registry import parse_registry
 from envtrust.services import Ingest
 from envtrust.store import Store, open_store
 from envtrust.verify import verify
+from envtrust.workflow.qa import QualityRecords
 from scoped import CODES, P1, P2, REGISTRY, SEES, create_people, fast_accounts
 
 with warnings.catch_warnings():
@@ -260,3 +261,37 @@ def test_marks_and_traces_stay_within_scope(env: Env, monkeypatch: pytest.Monkey
     assert code == 401
     code, body = env.call("GET", "ent1", f"/api/v1/trace/hour/{P1}/a21026/2026-01-01T08:30:00")
     assert code == 400 and body["error"]["code"] == "bad_time"
+
+
+def test_a_check_signed_by_the_operator(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envtrust.workflow import signing
+    from envtrust.workflow.lab import Lab
+
+    monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    init = Lab.__init__
+    monkeypatch.setattr(Lab, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0}))
+    monkeypatch.setattr(QualityRecords, "__init__", _no_wait_qa(QualityRecords.__init__))
+    code, body = env.call("POST", "ent1", f"{Q}/analysers", analyser_body(P1))
+    aid = body["record"]["id"]
+    code, body = env.call("POST", "ent1", "/api/v1/keys/person", {"passphrase": "enterprise one passphrase"})
+    assert code == 201
+    check = {"analyser_id": aid, "kind": "zero", "started": "2026-01-01T08:00:00", "reading": "0.3",
+             "performed_by": "王工"}  # fmt: skip
+    code, prepared = env.call("POST", "ent1", f"{Q}/checks", {**check, "prepare": True})
+    assert code == 200 and '"act":"qa.check"' in prepared["statement"]
+    assert env.store.quality_rows("qa_checks") == []
+    code, body = env.call("POST", "ent1", f"{Q}/checks", {**check, "passphrase": "wrong passphrase!!"})
+    assert code == 401 and body["error"]["code"] == "bad_passphrase"
+    code, body = env.call("POST", "ent1", f"{Q}/checks", {**check, "passphrase": "enterprise one passphrase"})
+    assert code == 201 and body["record"]["sig_id"] is not None
+    code, body = env.call("POST", "ent1", f"{Q}/checks", check)  # unsigned records stay possible
+    assert code == 201, body
+    assert body["record"]["sig_id"] is None
+    assert verify(env.store, None).ok
+
+
+def _no_wait_qa(init: Any) -> Any:
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **{**kwargs, "activation_s": 0})
+
+    return wrapped

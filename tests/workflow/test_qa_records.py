@@ -433,8 +433,14 @@ def test_the_trace_of_an_hour_reaches_the_people_and_materials_behind_it(
     rec = records(store)
     so2, _ = add_analysers(rec)
     cyl = lot(rec, "2027-12-31")
-    rec.record_check(analyser_id=so2, kind="zero", started=local(1, 8), ended=local(1, 8, 10), reading="0.3",
-                     performed_by="王工", who="op.wang")  # fmt: skip
+    # the operator signs the zero check with her own (sealed) key
+    acc.create("op.wang", "operator", who="setup", password=None, enterprise="某热电有限公司")
+    lab.create_sealed_key("op.wang", "operator passphrase", who="op.wang")
+    signing_rec = QualityRecords(store, origin=origin, activation_s=0, clock=lambda: float(local(DAYS, 0)))
+    zero = signing_rec.record_check(analyser_id=so2, kind="zero", started=local(1, 8), ended=local(1, 8, 10),
+                                    reading="0.3", performed_by="王工", who="op.wang",
+                                    signed=Signed(passphrase="operator passphrase"))  # fmt: skip
+    assert zero.row["sig_id"] is not None
     rec.record_check(analyser_id=so2, kind="span", started=local(1, 8, 20), ended=local(1, 8, 30), reading="80.6",
                      lot_id=cyl, performed_by="王工", who="op.wang")  # fmt: skip
     # the reference method: a laboratory report signed by four people
@@ -469,6 +475,11 @@ def test_the_trace_of_an_hour_reaches_the_people_and_materials_behind_it(
     people = {(p["role"], p["account"]) for n in found["nodes"] for p in n["people"] if p.get("signature_ok")}
     assert {("signatory", "sig"), ("analyst", "ana"), ("reviewer", "rev"), ("sampled", "samp"),
             ("received", "ana")} <= people  # fmt: skip
+    [zero_node] = [n for n in found["nodes"] if n["id"] == f"qa_checks/{zero.row['id']}"]
+    assert [(p["account"], p["signature_ok"]) for p in zero_node["people"]] == [("op.wang", True)]
+    [span_node] = [n for n in found["nodes"] if n["type"] == "qa.check" and n["id"] != zero_node["id"]]
+    assert span_node["people"][0]["signature_ok"] is None  # recorded without a personal signature
+    assert verify(store, None).ok
     frames = [n for n in found["nodes"] if n["type"] == "hj212.frame"]
     assert len(frames) == 60
     size = found["checkpoint"]["size"]

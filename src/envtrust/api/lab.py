@@ -3,7 +3,8 @@
 Every step is signed by the caller — never on someone else's behalf: the API always signs as the account that
 asks. A step is signed either with the caller's server-sealed key (``passphrase`` in the body), or with a key the
 caller holds: ask with ``"prepare": true`` to receive the statement, sign it with ``envtrust keys person sign`` (or
-any C2SP note signer) and send the same body again with ``note`` (the signed statement) within five minutes.
+any C2SP note signer) and send the same body again with ``signed_note`` (the signed statement) within five
+minutes.
 Issued reports and their PDFs are public; the chain of a sample is for lab staff and for accounts that see its
 point.
 """
@@ -48,13 +49,15 @@ class Signing(BaseModel):
     passphrase: str | None = Field(
         None, max_length=1024, description="The passphrase of your server-sealed key."
     )
-    note: str | None = Field(
-        None, max_length=20000, description="The prepared statement, signed with your key."
+    signed_note: str | None = Field(
+        None,
+        max_length=20000,
+        description="The prepared statement, signed with your key (a C2SP signed note).",
     )
     prepare: bool = Field(False, description="Only return the statement to sign; nothing is recorded.")
 
     def signed(self) -> Signed:
-        return Signed(note=self.note, passphrase=self.passphrase, prepare=self.prepare)
+        return Signed(note=self.signed_note, passphrase=self.passphrase, prepare=self.prepare)
 
 
 class KeyIn(BaseModel):

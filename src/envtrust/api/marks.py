@@ -1,7 +1,7 @@
 """Data marks and the responsibility trace through the API (``/api/v1/marks…``, ``/api/v1/trace/…``), issue 6.
 
 Marks are made and withdrawn by the point's enterprise and operator accounts and decided by regulators and
-inspectors of the point's region, each act signed by the caller (``passphrase`` of a sealed key, or ``note`` after
+inspectors of the point's region, each act signed by the caller (``passphrase`` of a sealed key, or ``signed_note`` after
 ``"prepare": true``, as for the laboratory). Marks and traces are read by accounts that see the point.
 """
 

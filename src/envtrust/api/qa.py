@@ -11,19 +11,24 @@ staff.  Records are never changed or deleted: there is no PUT, PATCH or DELETE.
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..quality import point_rechecker
 from ..registry import Point
 from ..services import parse_iso_time
+from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
+from ..workflow.lab import Signed, StatementPrepared
 from ..workflow.qa import CHECK_KINDS, MAINTENANCE_KINDS, QualityRecords, Recorded
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
+from .lab import Signing
 
 __all__ = ["install_qa_routes"]
 
@@ -38,6 +43,12 @@ _TEXT = {
     404: "Not found (or outside the caller's scope)",
     409: "Conflicts with what is recorded (a lot registered twice, an analyser not after the one it replaces)",
     422: "Refused by a rule: unknown, expired or withdrawn reference lot, too few pairs, incomplete run …",
+}
+
+
+# a request with "prepare": true answers the statement to sign (nothing is recorded)
+PREPARED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`prepare`: the statement to sign with your own key and send back as `signed_note`"}
 }
 
 
@@ -87,7 +98,7 @@ class WithdrawIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class CheckIn(BaseModel):
+class CheckIn(Signing):
     analyser_id: int = Field(ge=1, le=MAX_INT)
     kind: Literal["zero", "span", "standard"]
     started: Time
@@ -110,13 +121,13 @@ class PairIn(BaseModel):
     rm: Number = Field(description="The reference-method result of the run.")
 
 
-class ComparisonIn(BaseModel):
+class ComparisonIn(Signing):
     analyser_id: int = Field(ge=1, le=MAX_INT)
     pairs: list[PairIn] = Field(min_length=1, max_length=100)
     rm_source: Name = Field(description="The reference-method report (number, or digest of the file).")
 
 
-class MaintenanceIn(BaseModel):
+class MaintenanceIn(Signing):
     analyser_id: int = Field(ge=1, le=MAX_INT)
     kind: Literal["maintenance", "repair", "fault", "parameter_change", "replacement", "verification"]
     started: Time
@@ -151,7 +162,20 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
     rechecker = point_rechecker(store)
 
     def records(recheck: bool = False) -> QualityRecords:
-        return QualityRecords(store, recheck=rechecker if recheck else None)
+        origin = os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
+        return QualityRecords(store, recheck=rechecker if recheck else None, origin=origin)
+
+    def signed(body: Signing) -> Signed | None:
+        """The caller's signature of the record, when the body carries one (passphrase, note or prepare)."""
+        if body.passphrase is None and body.signed_note is None and not body.prepare:
+            return None
+        return body.signed()
+
+    def signed_step(step: Any) -> Any:
+        try:
+            return _out(step())
+        except StatementPrepared as prepared:
+            return JSONResponse({"statement": prepared.statement, "sign_within_s": 300})
 
     def point_of(who: Principal, mn: str) -> Point:
         """The point, when the caller sees it (404 otherwise, as if it did not exist)."""
@@ -272,14 +296,14 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
         "the last passed check of its kind)",
         response_model=RecordedOut,
         status_code=201,
-        responses=_errors(400, 401, 403, 404, 422),
+        responses={**_errors(400, 401, 403, 404, 422), **PREPARED},
     )
-    def add_check(who: Caller, body: CheckIn) -> RecordedOut:
+    def add_check(who: Caller, body: CheckIn) -> Any:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point)
         t0 = at(body.started, point, "started")
-        return _out(
-            records(recheck=True).record_check(
+        return signed_step(
+            lambda: records(recheck=True).record_check(
                 analyser_id=body.analyser_id,
                 kind=body.kind,
                 started=t0,
@@ -293,6 +317,7 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
                 performed_by=body.performed_by,
                 note=body.note,
                 who=who_text(who),
+                signed=signed(body),
             )
         )
 
@@ -303,15 +328,19 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
         "readings)",
         response_model=RecordedOut,
         status_code=201,
-        responses=_errors(400, 401, 403, 404, 422),
+        responses={**_errors(400, 401, 403, 404, 422), **PREPARED},
     )
-    def add_comparison(who: Caller, body: ComparisonIn) -> RecordedOut:
+    def add_comparison(who: Caller, body: ComparisonIn) -> Any:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point, supervisors=True)
         pairs = [(at(p.start, point, "start"), at(p.end, point, "end"), p.rm) for p in body.pairs]
-        return _out(
-            records(recheck=True).record_comparison(
-                analyser_id=body.analyser_id, pairs=pairs, rm_source=body.rm_source, who=who_text(who)
+        return signed_step(
+            lambda: records(recheck=True).record_comparison(
+                analyser_id=body.analyser_id,
+                pairs=pairs,
+                rm_source=body.rm_source,
+                who=who_text(who),
+                signed=signed(body),
             )
         )
 
@@ -321,13 +350,13 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
         summary="Record maintenance, a repair, a fault, a parameter change or a metrological verification",
         response_model=RecordedOut,
         status_code=201,
-        responses=_errors(400, 401, 403, 404, 422),
+        responses={**_errors(400, 401, 403, 404, 422), **PREPARED},
     )
-    def add_maintenance(who: Caller, body: MaintenanceIn) -> RecordedOut:
+    def add_maintenance(who: Caller, body: MaintenanceIn) -> Any:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point)
-        return _out(
-            records().record_maintenance(
+        return signed_step(
+            lambda: records().record_maintenance(
                 analyser_id=body.analyser_id,
                 kind=body.kind,
                 started=at(body.started, point, "started"),
@@ -336,6 +365,7 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
                 performed_by=body.performed_by,
                 detail=body.detail,
                 who=who_text(who),
+                signed=signed(body),
             )
         )
 

@@ -159,7 +159,10 @@ def qc_config_entry(row: Mapping[str, Any]) -> bytes:
 
 
 def record_entry(
-    kind: str, json_columns: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    kind: str,
+    json_columns: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    omit_none: tuple[str, ...] = (),
 ) -> Callable[[Mapping[str, Any]], bytes]:
     """The entry function of an insert-only record table: every column of the row but ``exclude`` (secrets, which
     the row carries a hash of), ``json_columns`` parsed (so the entry holds the structure, not a string of it)."""
@@ -167,8 +170,8 @@ def record_entry(
     def entry(row: Mapping[str, Any]) -> bytes:
         obj: dict[str, Any] = {"type": kind}
         for name, value in row.items():
-            if name in exclude:
-                continue
+            if name in exclude or (name in omit_none and value is None):
+                continue  # omit_none: a column added later, absent from the entries of rows written before it
             obj[name] = json.loads(value) if name in json_columns and value is not None else value
         return canonical(obj)
 
@@ -186,9 +189,9 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "analysers": ("qa.analyser", record_entry("qa.analyser")),
     "reference_lots": ("qa.reference_lot", record_entry("qa.reference_lot")),
     "lot_events": ("qa.lot_event", record_entry("qa.lot_event")),
-    "qa_checks": ("qa.check", record_entry("qa.check")),
-    "comparisons": ("qa.comparison", record_entry("qa.comparison", ("pairs",))),
-    "maintenance": ("qa.maintenance", record_entry("qa.maintenance", ("detail",))),
+    "qa_checks": ("qa.check", record_entry("qa.check", omit_none=("sig_id",))),
+    "comparisons": ("qa.comparison", record_entry("qa.comparison", ("pairs",), omit_none=("sig_id",))),
+    "maintenance": ("qa.maintenance", record_entry("qa.maintenance", ("detail",), omit_none=("sig_id",))),
     "person_keys": ("person.key", record_entry("person.key", exclude=("sealed",))),
     "person_key_events": ("person.key_event", record_entry("person.key_event")),
     "signatures": ("person.signature", record_entry("person.signature")),

@@ -408,6 +408,7 @@ qa_checks = Table(
     Column("recorded_by", Text, nullable=False),
     Column("note", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("sig_id", Integer),  # the person's signature (signatures.id), when signed (revision 0012)
     Index("ix_qa_checks_analyser", "analyser_id", "started"),
 )
 
@@ -431,6 +432,7 @@ comparisons = Table(
     Column("criteria_digest", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("sig_id", Integer),  # the person's signature (signatures.id), when signed (revision 0012)
     Index("ix_comparisons_analyser", "analyser_id", "started"),
 )
 
@@ -447,6 +449,7 @@ maintenance = Table(
     Column("performed_by", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("sig_id", Integer),  # the person's signature (signatures.id), when signed (revision 0012)
     Index("ix_maintenance_analyser", "analyser_id", "started"),
 )
 

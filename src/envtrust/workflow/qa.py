@@ -92,10 +92,33 @@ class QualityRecords:
         *,
         recheck: Callable[[str, int, int | None], dict[str, int]] | None = None,
         clock: Callable[[], float] = time.time,
+        origin: str | None = None,
+        activation_s: int = 24 * 3600,
     ) -> None:
         self.store = store
         self.recheck = recheck
         self.clock = clock
+        self.origin = origin  # the ledger's name: needed only to sign records (key names)
+        self.activation_s = activation_s
+
+    def _record_signed(
+        self, tx: QualityTx, table: str, act: str, values: dict[str, Any], who: str, signed: Any
+    ) -> dict[str, Any]:
+        """Insert a record; with ``signed`` (a :class:`~envtrust.workflow.lab.Signed`), first the signature of
+        ``who`` over exactly its values — the person who records it vouches for it with their own key."""
+        if signed is not None:
+            from .lab import Lab
+
+            if self.origin is None:
+                raise RecordError("no_origin", "signing needs the ledger's origin")
+            account = self.store.account(who)
+            if account is None:
+                raise RecordError("no_account", f"没有账户 {who} | no account {who}", status=404)
+            subject = {k: v for k, v in values.items() if k != "at_us"}
+            lab = Lab(self.store, origin=self.origin, activation_s=self.activation_s, clock=self.clock)
+            sig = lab.sign_in(tx, who, act, str(account["role"]), subject, [], signed)
+            values = {**values, "sig_id": sig["id"]}
+        return tx.record(table, values)
 
     # ------------------------------------------------------------------ criteria
     def criteria(self) -> qa.Criteria:
@@ -377,8 +400,9 @@ class QualityRecords:
         adjusted: bool = False,
         automatic: bool = False,
         note: str = "",
+        signed: Any = None,
     ) -> Recorded:
-        """A zero, span or standard-sample check, judged at once.  A span or standard check needs a usable
+        """A zero, span or standard-sample check, judged at once (signed by ``who`` when ``signed`` is given).  A span or standard check needs a usable
         reference lot; its certified value is the reference unless ``reference_value`` is given (a dilution); a
         zero check's reference is 0 unless given."""
         if kind not in CHECK_KINDS:
@@ -424,8 +448,10 @@ class QualityRecords:
                 )
             except qa.QaError as exc:
                 raise RecordError(exc.code, str(exc)) from None
-            row = tx.record(
+            row = self._record_signed(
+                tx,
                 "qa_checks",
+                "qa.check",
                 {
                     "analyser_id": analyser_id,
                     "kind": kind,
@@ -446,6 +472,8 @@ class QualityRecords:
                     "note": note,
                     "at_us": _now_us(),
                 },
+                who,
+                signed,
             )
             entry = tx.finish()
         assert entry is not None
@@ -487,6 +515,7 @@ class QualityRecords:
         pairs: Sequence[tuple[int, int, str]],
         rm_source: str,
         who: str,
+        signed: Any = None,
     ) -> Recorded:
         """A comparison with the reference method: per pair the run's time span and the reference-method result
         (decimal text); the analyser's side is the mean of its stored valid readings over each run — computed here,
@@ -517,8 +546,10 @@ class QualityRecords:
                 )
             except qa.QaError as exc:
                 raise RecordError(exc.code, str(exc)) from None
-            row = tx.record(
+            row = self._record_signed(
+                tx,
                 "comparisons",
+                "qa.comparison",
                 {
                     "analyser_id": analyser_id,
                     "started": started,
@@ -536,6 +567,8 @@ class QualityRecords:
                     "recorded_by": _who(who),
                     "at_us": _now_us(),
                 },
+                who,
+                signed,
             )
             entry = tx.finish()
         assert entry is not None
@@ -578,6 +611,7 @@ class QualityRecords:
         performed_by: str,
         who: str,
         detail: Mapping[str, Any] | None = None,
+        signed: Any = None,
     ) -> Recorded:
         """Maintenance, repair, a fault, a parameter change or a metrological verification (计量检定) of an
         analyser."""
@@ -593,8 +627,10 @@ class QualityRecords:
         analyser = self.analyser(analyser_id)
         with self.store.quality_tx() as tx:
             self._in_force(tx, analyser, started)
-            row = tx.record(
+            row = self._record_signed(
+                tx,
                 "maintenance",
+                "qa.maintenance",
                 {
                     "analyser_id": analyser_id,
                     "kind": kind,
@@ -606,6 +642,8 @@ class QualityRecords:
                     "recorded_by": _who(who),
                     "at_us": _now_us(),
                 },
+                who,
+                signed,
             )
             entry = tx.finish()
         assert entry is not None

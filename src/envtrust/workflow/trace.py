@@ -177,9 +177,13 @@ def trace_hour(store: Store, mn: str, pollutant: str, start: int, *, origin: str
             cref = g.add(f"qa_checks/{c['id']}", "qa.check", f"{kind} 核查 {c['verdict']}",
                          f"{kind} check {c['verdict']}", data=c)  # fmt: skip
             g.link(aref, cref, f"last_passed_{kind}")
-            g.nodes[cref]["people"].append({"role": "operator", "account": c["performed_by"], "signature": None,
-                                            "signature_ok": None, "warnings": ["not signed (recorded by "
-                                            f"{c['recorded_by']})"]})  # fmt: skip
+            signer = g.person(c.get("sig_id"), "recorded_by")
+            if signer is not None:
+                g.nodes[cref]["people"].append({**signer, "performed_by": c["performed_by"]})
+            else:
+                g.nodes[cref]["people"].append({"role": "operator", "account": c["performed_by"], "signature": None,
+                                                "signature_ok": None, "warnings": ["not signed (recorded by "
+                                                f"{c['recorded_by']})"]})  # fmt: skip
             if c["lot_id"] is not None:
                 lot = store.quality_rows("reference_lots", id=c["lot_id"])[0]
                 lref = g.add(f"reference_lots/{lot['id']}", "qa.reference_lot",
@@ -198,7 +202,8 @@ def trace_hour(store: Store, mn: str, pollutant: str, start: int, *, origin: str
                 continue
             cmp = comparison
             cref = g.add(f"comparisons/{cmp['id']}", "qa.comparison", f"比对监测 {cmp['verdict']}",
-                         f"comparison {cmp['verdict']}", data={**cmp, "pairs": json.loads(cmp["pairs"])})  # fmt: skip
+                         f"comparison {cmp['verdict']}", data={**cmp, "pairs": json.loads(cmp["pairs"])},
+                         people=[g.person(cmp.get("sig_id"), "recorded_by")])  # fmt: skip
             g.link(aref, cref, rel)
             _lab_report(g, cref, cmp["rm_source"])
     else:
