@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Response
@@ -24,11 +25,11 @@ from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
-from ..workflow.lab import Lab, Signed, StatementPrepared
+from ..workflow.lab import STATEMENT_SKEW_S, Lab, Signed, StatementPrepared
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
 
-__all__ = ["install_lab_routes"]
+__all__ = ["Signing", "install_lab_routes", "signed_step"]
 
 _TEXT = {
     400: "Invalid request",
@@ -43,6 +44,14 @@ _TEXT = {
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": _TEXT[s]} for s in statuses}
+
+
+def signed_step(step: Callable[[], Any]) -> Any:
+    """Run a signed step; a ``prepare`` request answers with the statement to sign instead (nothing recorded)."""
+    try:
+        return step()
+    except StatementPrepared as prepared:
+        return JSONResponse({"statement": prepared.statement, "sign_within_s": STATEMENT_SKEW_S})
 
 
 class Signing(BaseModel):
@@ -141,13 +150,6 @@ def install_lab_routes(app: FastAPI, store: Store) -> None:
         if t is None:
             raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
         return t
-
-    def signed_step(step: Any) -> Any:
-        """Run a signed step; a prepare request answers with the statement instead."""
-        try:
-            return step()
-        except StatementPrepared as prepared:
-            return JSONResponse({"statement": prepared.statement, "sign_within_s": 300})
 
     @app.get(
         f"{API_PREFIX}/keys/person", tags=["laboratory"], summary="Your signing keys", responses=_errors(401)

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query
-from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from ..quality import point_rechecker
@@ -20,12 +19,11 @@ from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
-from ..workflow.lab import StatementPrepared
 from ..workflow.marks import Marks, mark_rows
 from ..workflow.trace import trace_hour, trace_report
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
-from .lab import Signing
+from .lab import Signing, signed_step
 
 __all__ = ["install_mark_routes"]
 
@@ -88,12 +86,6 @@ def install_mark_routes(app: FastAPI, store: Store) -> None:
         if t is None:
             raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
         return t
-
-    def signed_step(step: Any) -> Any:
-        try:
-            return step()
-        except StatementPrepared as prepared:
-            return JSONResponse({"statement": prepared.statement, "sign_within_s": 300})
 
     @app.get(
         f"{API_PREFIX}/marks",

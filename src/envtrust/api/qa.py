@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..quality import point_rechecker
@@ -24,11 +24,11 @@ from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
-from ..workflow.lab import Signed, StatementPrepared
+from ..workflow.lab import Signed
 from ..workflow.qa import CHECK_KINDS, MAINTENANCE_KINDS, QualityRecords, Recorded
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
-from .lab import Signing
+from .lab import Signing, signed_step
 
 __all__ = ["install_qa_routes"]
 
@@ -171,11 +171,8 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
             return None
         return body.signed()
 
-    def signed_step(step: Any) -> Any:
-        try:
-            return _out(step())
-        except StatementPrepared as prepared:
-            return JSONResponse({"statement": prepared.statement, "sign_within_s": 300})
+    def recorded(step: Callable[[], Recorded]) -> Any:
+        return signed_step(lambda: _out(step()))
 
     def point_of(who: Principal, mn: str) -> Point:
         """The point, when the caller sees it (404 otherwise, as if it did not exist)."""
@@ -302,7 +299,7 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point)
         t0 = at(body.started, point, "started")
-        return signed_step(
+        return recorded(
             lambda: records(recheck=True).record_check(
                 analyser_id=body.analyser_id,
                 kind=body.kind,
@@ -334,7 +331,7 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point, supervisors=True)
         pairs = [(at(p.start, point, "start"), at(p.end, point, "end"), p.rm) for p in body.pairs]
-        return signed_step(
+        return recorded(
             lambda: records(recheck=True).record_comparison(
                 analyser_id=body.analyser_id,
                 pairs=pairs,
@@ -355,7 +352,7 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
     def add_maintenance(who: Caller, body: MaintenanceIn) -> Any:
         _, point = analyser_of(who, body.analyser_id)
         may_record(who, point)
-        return signed_step(
+        return recorded(
             lambda: records().record_maintenance(
                 analyser_id=body.analyser_id,
                 kind=body.kind,

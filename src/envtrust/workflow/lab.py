@@ -266,21 +266,14 @@ class Lab:
     def prepare(
         self, username: str, act: str, role: str, subject: dict[str, Any], refs: list[dict[str, Any]]
     ) -> str:
-        """The statement text a person signs for an act (with their active key's ID and the server's time)."""
-        account = self._account(username)
-        with self.store.quality_tx() as tx:
-            key = self._active_key(tx, account, _now_us())
-        return statement_text(
-            origin=self.origin,
-            act=act,
-            role=role,
-            account=username,
-            account_id=account["id"],
-            key=key["key_hash"],
-            at=int(self.clock()),
-            subject=subject,
-            refs=refs,
-        )
+        """The statement text a person signs for an act (with their active key's ID and the server's time);
+        nothing is recorded."""
+        try:
+            with self.store.quality_tx() as tx:
+                self.sign_in(tx, username, act, role, subject, refs, Signed(prepare=True))
+        except StatementPrepared as prepared:
+            return prepared.statement
+        raise AssertionError("sign_in returns a prepared statement")  # pragma: no cover
 
     def sign_in(
         self,
@@ -306,20 +299,19 @@ class Lab:
         now = int(self.clock()) if at is None else at
         key = self._active_key(tx, account, max(_now_us(), int(now * 1_000_000)))
         verifier = Verifier.from_vkey(key["vkey"])
+        text = statement_text(
+            origin=self.origin,
+            act=act,
+            role=role,
+            account=username,
+            account_id=account["id"],
+            key=key["key_hash"],
+            at=now,
+            subject=subject,
+            refs=refs,
+        )
         if signed.prepare:
-            raise StatementPrepared(
-                statement_text(
-                    origin=self.origin,
-                    act=act,
-                    role=role,
-                    account=username,
-                    account_id=account["id"],
-                    key=key["key_hash"],
-                    at=now,
-                    subject=subject,
-                    refs=refs,
-                )
-            )
+            raise StatementPrepared(text)
         if signed.passphrase is not None or signed.key is not None:
             if signed.key is not None:
                 if signed.key.key_hash.hex() != key["key_hash"] or signed.key.name != verifier.name:
@@ -339,17 +331,6 @@ class Lab:
                 assert signed.passphrase is not None
                 seed = _unseal_throttled(key, signed.passphrase, account["id"])
                 holder = Signer(verifier.name, seed)
-            text = statement_text(
-                origin=self.origin,
-                act=act,
-                role=role,
-                account=username,
-                account_id=account["id"],
-                key=key["key_hash"],
-                at=now,
-                subject=subject,
-                refs=refs,
-            )
             note = sign_statement(text, holder)
             verified_statement(note, verifier)  # the key that signed is the registered one
         elif signed.note is not None:
