@@ -24,6 +24,7 @@ from ..workflow.trace import trace_hour, trace_report
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
 from .lab import Signing, signed_step
+from .qa import visible_mns
 
 __all__ = ["install_mark_routes"]
 
@@ -96,10 +97,7 @@ def install_mark_routes(app: FastAPI, store: Store) -> None:
     def list_marks(
         who: Caller, mn: Annotated[str | None, Query(max_length=64, description="Only this point.")] = None
     ) -> list[dict[str, Any]]:
-        if who.is_public:
-            raise ApiError(401, "login_required", "marks are for accounts: send an API token")
-        scopes = store.point_scopes()
-        mns = sorted(m for m, scope in scopes.items() if who.sees_point(*scope) and (mn is None or m == mn))
+        mns = visible_mns(store, who, mn, "marks")
         return mark_rows(store, mns) if mns else []
 
     @app.post(

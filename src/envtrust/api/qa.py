@@ -30,7 +30,7 @@ from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
 from .lab import Signing, signed_step
 
-__all__ = ["install_qa_routes"]
+__all__ = ["install_qa_routes", "visible_mns"]
 
 RECORDERS = {"enterprise", "operator"}  # of the point's own enterprise
 SUPERVISORS = {"regulator", "inspector"}  # within their region: supervisory comparisons
@@ -149,6 +149,14 @@ class RecordedOut(BaseModel):
 assert set(CHECK_KINDS) == {"zero", "span", "standard"} and len(MAINTENANCE_KINDS) == 6
 
 
+def visible_mns(store: Store, who: Principal, mn: str | None, what: str) -> list[str]:
+    """The points whose records the caller may read (only ``mn`` when given); the public gets a 401."""
+    if who.is_public:
+        raise ApiError(401, "login_required", f"{what} are for accounts: send an API token")
+    scopes = store.point_scopes()
+    return sorted(m for m, scope in scopes.items() if who.sees_point(*scope) and (mn is None or m == mn))
+
+
 def _out(r: Recorded) -> RecordedOut:
     row = dict(r.row)
     for key in ("pairs", "detail", "config"):
@@ -223,12 +231,9 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
     def list_analysers(
         who: Caller, mn: Annotated[str | None, Query(max_length=64, description="Only this point.")] = None
     ) -> list[dict[str, Any]]:
-        if who.is_public:
-            raise ApiError(401, "login_required", "quality records are for accounts: send an API token")
-        scopes = store.point_scopes()
-        mns = [m for m, scope in scopes.items() if who.sees_point(*scope) and (mn is None or m == mn)]
+        mns = visible_mns(store, who, mn, "quality records")
         rec = records()
-        return [{**a, "in_control": rec.status(a["id"])["in_control"]} for a in rec.analysers(sorted(mns))]
+        return [{**a, "in_control": rec.status(a["id"])["in_control"]} for a in rec.analysers(mns)]
 
     @app.post(
         f"{API_PREFIX}/qa/analysers",
@@ -416,11 +421,8 @@ def install_qa_routes(app: FastAPI, store: Store) -> None:
     def blocked(
         who: Caller, mn: Annotated[str | None, Query(max_length=64, description="Only this point.")] = None
     ) -> list[dict[str, Any]]:
-        if who.is_public:
-            raise ApiError(401, "login_required", "quality records are for accounts: send an API token")
-        scopes = store.point_scopes()
-        mns = [m for m, scope in scopes.items() if who.sees_point(*scope) and (mn is None or m == mn)]
-        found = records().blocked(sorted(mns)) if mns else {}
+        mns = visible_mns(store, who, mn, "quality records")
+        found = records().blocked(mns) if mns else {}
         return [
             {
                 "mn": m,
