@@ -458,7 +458,8 @@ class PointData:
 
     def running(self) -> Mask:
         """Minutes in which the process runs: not flagged F on the flow channel and the flow (or velocity) above a
-        quarter of its typical running level; without a flow channel, every minute not flagged F."""
+        quarter of its typical running level; without a flow channel, every minute not flagged F; never under an
+        effective ``stopped`` data mark.  Computed once (every check asks)."""
 
         def make(s: Series) -> Mask:
             flow = self.flow_code()
@@ -474,9 +475,11 @@ class PointData:
             running: Mask = ok & (ch.avg > 0.25 * level)
             return running
 
-        out: Mask = self._memo("running", "", make)
-        if self.marks:
-            out = out & ~self.stopped_mask()
+        def declared(s: Series) -> Mask:  # an effective "stopped" mark counts as stopped (like flag F)
+            base: Mask = self._memo("running_data", "", make)
+            return base & ~self.stopped_mask() if self.marks else base
+
+        out: Mask = self._memo("running", "", declared)
         return out
 
     def resolution(self, code: str) -> float:
