@@ -8,8 +8,10 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -478,7 +480,7 @@ def marks_list(
 
 
 def _iso(t: int) -> str:
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta, timezone
 
     return datetime.fromtimestamp(t, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
 
@@ -554,44 +556,62 @@ def marks_withdraw(
 
 
 def trace(
-    what: Annotated[str, typer.Argument(help="hour or report.")],
+    what: Annotated[str, typer.Argument(help="reading, hour, day or report.")],
     subject: Annotated[
         list[str],
         typer.Argument(
-            help="hour: MN POLLUTANT TIME (the hour's start, ISO 8601, point's zone); report: REPORT_NO."
+            help="reading|hour|day: MN POLLUTANT TIME (ISO 8601 in the point's zone: the reading's time, the "
+            "hour's start, the day's date); report: REPORT_NO."
         ),
     ],
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="For `reading`: rtd, minute (default), or the logger's hour or day row."),
+    ] = "minute",
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the trace (envtrust-trace/v1).")] = False,
 ) -> None:
-    """Who and what stand behind an hourly value (readings and frames, the analyser, its last passed checks and
-    reference lots, comparisons and the laboratory report behind them with everyone who signed, marks and
-    out-of-control spans, the verdict) or an issued report (analyses, reviews, samples, custody, lots, every
+    """Who and what stand behind a reading, an hourly or a daily value (the frames, the analyser, its last passed
+    checks and reference lots, comparisons and the laboratory report behind them with everyone who signed, marks
+    and out-of-control spans, the verdict) or an issued report (analyses, reviews, samples, custody, lots, every
     signature) — each record with its ledger proof."""
     from rich.tree import Tree
 
     from . import settings
     from .services import parse_iso_time
     from .store import open_store
-    from .workflow.trace import trace_hour, trace_report
+    from .workflow.trace import trace_day, trace_hour, trace_reading, trace_report
 
+    usage = "trace reading|hour|day MN POLLUTANT TIME, or trace report REPORT_NO"
     try:
-        if what == "hour" and len(subject) == 3:
+        if what in ("reading", "hour", "day") and len(subject) == 3:
             mn, pollutant, at = subject
         elif what == "report" and len(subject) == 1:
             mn, pollutant, at = "", "", ""
         else:
-            raise RecordError("bad_kind", "trace hour MN POLLUTANT TIME, or trace report REPORT_NO")
+            raise RecordError("bad_kind", usage)
         store = open_store(_db(db))
         try:
+            origin = settings.load().origin
             if what == "report":
-                found = trace_report(store, subject[0], origin=settings.load().origin)
+                found = trace_report(store, subject[0], origin=origin)
             else:
                 point = next((p for p in store.points() if p.mn == mn), None)
-                t = parse_iso_time(at, point.timezone if point is not None else "Asia/Shanghai")
+                zone = point.timezone if point is not None else "Asia/Shanghai"
+                t = parse_iso_time(at, zone)
                 if t is None:
                     raise RecordError("bad_time", f"{at!r}: not an ISO 8601 time")
-                found = trace_hour(store, mn, pollutant, t, origin=settings.load().origin)
+                if what in ("hour", "day"):  # the clock hour or the local day the time falls in
+                    local = datetime.fromtimestamp(t, ZoneInfo(zone)).replace(
+                        minute=0, second=0, microsecond=0
+                    )
+                    t = int((local.replace(hour=0) if what == "day" else local).timestamp())
+                if what == "hour":
+                    found = trace_hour(store, mn, pollutant, t, origin=origin)
+                elif what == "day":
+                    found = trace_day(store, mn, pollutant, t, origin=origin)
+                else:
+                    found = trace_reading(store, mn, pollutant, t, kind=kind, origin=origin)
         finally:
             store.close()
     except EnvtrustError as exc:
@@ -606,10 +626,17 @@ def trace(
         )
         verdict = {"reasons": []}
     else:
+        counted = (
+            f" ({verdict['valid_minutes']} valid minutes)"
+            if "valid_minutes" in verdict
+            else f" ({verdict['valid_hours']} valid hours)"
+            if "valid_hours" in verdict
+            else ""
+        )
         head = (
-            f"{mn} {pollutant} {_iso(found['subject']['start'])}: {found['subject']['value']} — "
+            f"{what} {mn} {pollutant} {_iso(found['subject']['start'])}: {found['subject']['value']} — "
             + ("[green]valid[/]" if verdict["valid"] else "[red]invalid[/]")
-            + f" ({verdict['valid_minutes']} valid minutes)"
+            + counted
         )
     tree = Tree(head)
     for reason in verdict["reasons"]:

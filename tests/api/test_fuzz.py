@@ -64,3 +64,52 @@ def test_api_conforms_to_its_document(case: Any) -> None:
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_document_for_the_public(case: Any) -> None:
     case.call_and_validate(excluded_checks=EXCLUDED)
+
+
+def _expand(words: list[str]) -> list[str]:
+    """``["trace", "reading|hour|day", "{mn}"]`` → every alternative, joined by spaces."""
+    import itertools
+
+    return [" ".join(c) for c in itertools.product(*(w.split("|") for w in words))]
+
+
+def test_every_route_and_command_is_documented() -> None:
+    """Every API route of the OpenAPI document, and every CLI command, appears in ``docs/`` (parameter names aside;
+    ``a|b`` in a path segment or a command word stands for each alternative)."""
+    import re
+
+    import typer
+
+    from envtrust.cli import app as cli
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in docs.rglob("*.md")).replace("\\|", "|")
+    documented = set()
+    for found in re.findall(r"/api/v1/[\w{}|/.-]*", text):
+        segments = [re.sub(r"\{[^}]*\}", "{}", seg) for seg in found.rstrip("/.").split("/")]
+        documented |= {"/".join(e.split(" ")) for e in _expand(segments)}
+    missing = []
+    for path in APP.openapi()["paths"]:
+        normal = re.sub(r"\{[^}]*\}", "{}", path)
+        if normal not in documented:
+            missing.append(path)
+    assert not missing, f"routes not in docs/: {missing}"
+
+    def commands(group: typer.Typer, prefix: str) -> list[str]:
+        out = [
+            f"{prefix} {c.name or (c.callback.__name__ if c.callback else '')}".strip()
+            for c in group.registered_commands
+        ]
+        for sub in group.registered_groups:
+            out += commands(sub.typer_instance, f"{prefix} {sub.name}".strip())  # type: ignore[arg-type]
+        return out
+
+    said = set()
+    for found in re.findall(r"`(envtrust [^`]*)`", text):
+        words = [w for w in found.split() if re.fullmatch(r"[a-z][a-z0-9|-]*", w)]
+        for n in range(1, len(words) + 1):
+            said |= set(_expand(words[:n]))
+    every = commands(cli, "envtrust")
+    assert len(every) > 40 and "envtrust trace" in every and "envtrust accounts token revoke" in every
+    undocumented = [c for c in every if c not in said]
+    assert not undocumented, f"commands not in docs/: {undocumented}"

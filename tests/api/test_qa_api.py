@@ -261,6 +261,21 @@ def test_marks_and_traces_stay_within_scope(env: Env, monkeypatch: pytest.Monkey
     assert code == 401
     code, body = env.call("GET", "ent1", f"/api/v1/trace/hour/{P1}/a21026/2026-01-01T08:30:00")
     assert code == 400 and body["error"]["code"] == "bad_time"
+    # a day and one reading, with the same scopes
+    for url in (
+        f"/api/v1/trace/day/{P1}/a21026/2026-01-01",
+        f"/api/v1/trace/reading/{P1}/a21026/2026-01-01T08:05",
+    ):
+        code, found = env.call("GET", "ent1", url)
+        assert code == 200 and found["subject"]["kind"] in ("day", "reading"), found
+        assert any(n["type"] == "hj212.frame" for n in found["nodes"]) or found["subject"]["kind"] == "day"
+        assert env.call("GET", "ent2", url)[0] == 404 and env.call("GET", None, url)[0] == 401
+    code, body = env.call("GET", "ent1", f"/api/v1/trace/day/{P1}/a21026/2026-01-01T08:00")
+    assert code == 400 and body["error"]["code"] == "bad_time"
+    code, body = env.call("GET", "ent1", f"/api/v1/trace/reading/{P1}/a21026/2026-01-01T08:05:30")
+    assert code == 404 and body["error"]["code"] == "no_reading"
+    code, body = env.call("GET", "ent1", f"/api/v1/trace/reading/{P1}/a21026/2026-01-01T08:05?kind=week")
+    assert code in (400, 422) and "error" in body
 
 
 def test_a_check_signed_by_the_operator(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -186,7 +186,7 @@ def test_every_key_of_these_pages_exists_in_both_languages() -> None:
         "mark.data",
         "lab.retraction",
     }  # names, not keys
-    assert {"nav.lab", "nav.marks", "nav.keys", "lab.title", "vf.verified", "tr.title", "mark.title"} <= used
+    assert {"nav.lab", "nav.marks", "nav.keys", "lab.title", "vf.verified", "tr.intro", "mark.title"} <= used
     # keys built from values
     for prefix, values in {
         "lab.fn.": ("sampler", "receiver", "analyst", "reviewer", "signatory"),
@@ -201,12 +201,16 @@ def test_every_key_of_these_pages_exists_in_both_languages() -> None:
         "mark.state.": ("effective", "upheld", "rejected", "withdrawn"),
         "mark.action.": ("uphold", "reject", "withdraw"),
         "vf.why.": ("no_log_key", "signature", "mismatch", "inclusion"),
-        "tr.cause.": ("out_of_control", "marked", "too_few_valid_minutes", "no_analyser"),
+        "tr.cause.": ("out_of_control", "marked", "too_few_valid_minutes", "no_analyser", "flag", "no_value",
+                      "too_few_valid_hours"),
+        "tr.title.": ("hour", "day", "reading"),
+        "tr.value.": ("hour", "day", "reading"),
+        "tr.what.": ("minute", "hour", "day"),
         "done.": ("planned", "custody", "analysed", "reviewed", "retracted", "issued", "key_created",
                   "key_revoked", "marked", "withdrawn", "decided"),
         "tr.type.": ("hour", "registry.point", "hj212.frame", "qa.analyser", "qa.check", "qa.reference_lot",
                      "qa.comparison", "lab.report", "lab.analysis", "lab.review", "lab.sample", "lab.custody",
-                     "mark.data", "qa.failed"),
+                     "mark.data", "qa.failed", "reading"),
     }.items():  # fmt: skip
         used |= {prefix + v for v in values}
     missing = used - set(MESSAGES)
@@ -529,6 +533,28 @@ def test_the_trace_page_follows_the_point_scopes(client: TestClient, lab_site: S
     assert client.get(f"/trace/hour/{P1}/a21026/{hour[:-2]}30").status_code == 400
     assert client.get(f"/trace/hour/{P2}/a21026/{hour}").status_code == 404
     assert client.get(f"/trace/hour/{P1}/a21026/not-a-time?lang=en").status_code == 400
+
+    # the same form leads to the trace of the day and of one minute reading
+    day = hour[:10]
+    r = client.get(f"/trace?mn={P1}&pollutant=a21026&hour={hour[:-2]}37&what=day")
+    assert r.status_code == 303 and r.headers["location"] == f"/trace/day/{P1}/a21026/{day}"
+    page = client.get(r.headers["location"] + "?lang=zh").text
+    assert "责任追溯：日均值" in page and 'data-type="hour"' in page and 'data-cause="marked"' in page
+    assert f'href="/trace/hour/{P1}/a21026/{hour}"' in page  # each hour opens its own trace
+    assert f'href="/api/v1/trace/day/{P1}/a21026/{day}"' in page
+    r = client.get(f"/trace?mn={P1}&pollutant=a21026&hour={hour[:-2]}37&what=minute")
+    minute = f"{hour[:-2]}37"
+    assert r.status_code == 303 and r.headers["location"] == f"/trace/reading/{P1}/a21026/{minute}"
+    page = client.get(r.headers["location"] + "?lang=en").text
+    assert "Responsibility trace: one reading" in page and 'data-type="hj212.frame"' in page
+    assert 'data-cause="marked"' in page  # the minute is inside the mark
+    assert client.get(f"/trace/reading/{P1}/a21026/{hour[:-2]}37:30").status_code == 404  # no reading then
+    assert client.get(f"/trace/day/{P1}/a21026/{hour}").status_code == 400  # not the start of a day
+    assert client.get(f"/trace?mn={P1}&pollutant=a21026&hour={hour}&what=week").status_code == 400
+    for user, status in (("heping", 200), ("ent2", 404), ("shenhe", 404)):
+        as_user(client, user)
+        assert client.get(f"/trace/day/{P1}/a21026/{day}").status_code == status, user
+        assert client.get(f"/trace/reading/{P1}/a21026/{minute}").status_code == status, user
 
 
 def test_the_nav_offers_the_new_pages_by_role(client: TestClient, lab_site: Site) -> None:

@@ -4,6 +4,7 @@ recorded, failures turning the right hours invalid (and alarms following), the Q
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -494,6 +495,70 @@ def test_the_trace_of_an_hour_reaches_the_people_and_materials_behind_it(
             assert merkle.verify_inclusion(
                 merkle.leaf_hash(entry[2]), node["entry"]["index"], size, proof, root
             )
+
+
+def test_the_traces_of_a_day_and_of_one_reading_follow_the_same_records(store: Store) -> None:
+    from envtrust.workflow.trace import trace_day, trace_reading
+
+    origin = "test.envtrust/ledger"
+    rec = records(store)
+    so2, _ = add_analysers(rec)
+    rec.record_comparison(analyser_id=so2, pairs=pairs(0, 9, 20.3), rm_source="RM-1", who="lab.li")
+    failed = rec.record_comparison(analyser_id=so2, pairs=pairs(2, 14, 45.0), rm_source="RM-2", who="lab.li")
+    rec.record_comparison(analyser_id=so2, pairs=pairs(3, 10, 20.0), rm_source="RM-3", who="lab.li")
+
+    # day 4: every hour valid, one at 50 → the mean of the 24 hourly values
+    day = trace_day(store, GAS_MN, SO2, local(4, 0), origin=origin)
+    assert day["subject"]["kind"] == "day" and day["verdict"]["valid"]
+    assert day["verdict"]["valid_hours"] == 24
+    assert day["subject"]["value"] == pytest.approx((23 * 20.0 + 50.0) / 24)
+    hours = [n for n in day["nodes"] if n["type"] == "hour"]
+    assert len(hours) == 24 and all(n["data"]["valid"] for n in hours)
+    assert {"qa.analyser", "qa.comparison", "registry.point"} <= {n["type"] for n in day["nodes"]}
+    # day 3: out of control until 10:00 → 14 valid hours, fewer than 20: invalid, and why
+    day3 = trace_day(store, GAS_MN, SO2, local(3, 0), origin=origin)
+    assert not day3["verdict"]["valid"] and day3["verdict"]["valid_hours"] == 14
+    causes = {r["cause"] for r in day3["verdict"]["reasons"]}
+    assert causes == {"out_of_control", "too_few_valid_hours"}
+    [ooc] = [r for r in day3["verdict"]["reasons"] if r["cause"] == "out_of_control"]
+    assert ooc["records"] == [f"comparisons/{failed.row['id']}"]
+    # the comparison recorded on day 3 is "during" the day
+    rels = {(e["to"], e["rel"]) for e in day3["edges"]}
+    assert any(rel == "compared_during" for _, rel in rels)
+
+    # one minute reading: the frame that carried it; inside the span it is invalid
+    ok = trace_reading(store, GAS_MN, SO2, local(4, 5, 7), origin=origin)
+    assert ok["verdict"] == {"valid": True, "reasons": []} and ok["subject"]["value"] == pytest.approx(20.0)
+    [frame] = [n for n in ok["nodes"] if n["type"] == "hj212.frame"]
+    assert (
+        frame["entry"] is not None and frame["entry"]["proof"]
+    )  # against the current tree (no checkpoint yet)
+    bad = trace_reading(store, GAS_MN, SO2, local(1, 5, 7), origin=origin)
+    assert not bad["verdict"]["valid"] and [r["cause"] for r in bad["verdict"]["reasons"]] == [
+        "out_of_control"
+    ]
+    with pytest.raises(RecordError) as info:
+        trace_reading(store, GAS_MN, SO2, local(1, 5, 7) + 30, origin=origin)
+    assert info.value.code == "no_reading" and info.value.status == 404
+    with pytest.raises(RecordError) as info:
+        trace_reading(store, GAS_MN, SO2, local(1, 5, 7), kind="week", origin=origin)
+    assert info.value.code == "bad_kind"
+    json.dumps([day, day3, ok, bad])  # plain JSON all through
+
+    # the command line: any time of the day (or hour) names it; a reading by its own time
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+
+    runner = CliRunner()
+    db = str(store.engine.url)
+    shown = runner.invoke(app, ["trace", "day", GAS_MN, SO2, "2026-06-04T13:20", "--json", "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["subject"]["start"] == local(3, 0)
+    shown = runner.invoke(app, ["trace", "reading", GAS_MN, SO2, "2026-06-05T05:07", "--db", db])
+    assert shown.exit_code == 0 and "valid" in shown.stdout and "raw frame" in shown.stdout, shown.output
+    shown = runner.invoke(app, ["trace", "week", GAS_MN, SO2, "2026-06-05", "--db", db])
+    assert shown.exit_code != 0 and "trace reading|hour|day" in shown.output
 
 
 def test_records_cannot_be_dated_in_the_future(store: Store) -> None:

@@ -20,7 +20,7 @@ from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
 from ..workflow.marks import Marks, mark_rows
-from ..workflow.trace import trace_hour, trace_report
+from ..workflow.trace import trace_day, trace_hour, trace_reading, trace_report
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
 from .lab import Signing, signed_step
@@ -186,3 +186,43 @@ def install_mark_routes(app: FastAPI, store: Store) -> None:
             raise ApiError(400, "bad_time", f"`hour` must be the start of a clock hour, not {hour!r}")
         origin = os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
         return trace_hour(store, mn, pollutant, start, origin=origin)
+
+    @app.get(
+        f"{API_PREFIX}/trace/day/{{mn}}/{{pollutant}}/{{day}}",
+        tags=["marks"],
+        summary="Who and what stand behind a daily value: its hourly values, the analysers, checks, comparisons, "
+        "the laboratory reports and their people, marks and out-of-control spans — each with its ledger proof",
+        responses=_errors(400, 401, 404),
+    )
+    def trace_of_day(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        pollutant: Annotated[str, Path(max_length=16)],
+        day: Annotated[str, Path(max_length=40, description="The local date, ISO 8601 (2026-06-01).")],
+    ) -> dict[str, Any]:
+        point = seen(who, mn)
+        start = at(day, point.timezone, "day")
+        local = datetime.fromtimestamp(start, point.zone)
+        if local.hour or local.minute or local.second:
+            raise ApiError(400, "bad_time", f"`day` must be a date or the start of a local day, not {day!r}")
+        origin = os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
+        return trace_day(store, mn, pollutant, start, origin=origin)
+
+    @app.get(
+        f"{API_PREFIX}/trace/reading/{{mn}}/{{pollutant}}/{{time}}",
+        tags=["marks"],
+        summary="Who and what stand behind one stored reading: the frame that carried it, its flag, the analyser, "
+        "checks, comparisons, marks and out-of-control spans — each with its ledger proof",
+        responses=_errors(400, 401, 404),
+    )
+    def trace_of_reading(
+        who: Caller,
+        mn: Annotated[str, Path(max_length=64)],
+        pollutant: Annotated[str, Path(max_length=16)],
+        time: Annotated[str, Path(max_length=40, description="The reading's time, ISO 8601 (point's zone).")],
+        kind: Annotated[Literal["rtd", "minute", "hour", "day"], Query()] = "minute",
+    ) -> dict[str, Any]:
+        point = seen(who, mn)
+        t = at(time, point.timezone, "time")
+        origin = os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
+        return trace_reading(store, mn, pollutant, t, kind=kind, origin=origin)

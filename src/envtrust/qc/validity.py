@@ -15,7 +15,7 @@ from .catalogue import Finding, Param, Params, register
 from .common import fmt, minute_findings, num
 from .data import O2_CODE, Aggregate, Mask, PointData, overlapping, runs
 
-__all__: list[str] = []
+__all__ = ["hourly_for_limit"]
 
 _FLAG_TEXT = {
     "D": ("仪器故障", "instrument fault"),
@@ -347,7 +347,7 @@ def _reported_hourly(pd: PointData, code: str) -> Aggregate | None:
     return Aggregate(h.times, np.where(ok, 60, 0).astype(np.int64), mean, np.where(ok, conv, np.nan), 60)
 
 
-def _hourly_for_limit(pd: PointData, code: str, min_valid_minutes: int) -> tuple[Aggregate, Mask] | None:
+def hourly_for_limit(pd: PointData, code: str, min_valid_minutes: int) -> tuple[Aggregate, Mask] | None:
     """Hourly averages to judge against the limit, and which hours come from the logger's hourly frames.
 
     From the minute data where they are complete enough; where an hour falls short only because minute frames were
@@ -395,7 +395,7 @@ def exceedance_hour(pd: PointData, p: Params) -> list[Finding]:
     whose minute frames were lost in transmission is judged on the logger's valid hourly value (2061) instead."""
     out: list[Finding] = []
     for code, limit in sorted(pd.info.limits.items()):
-        got = _hourly_for_limit(pd, code, p["min_valid_minutes"])
+        got = hourly_for_limit(pd, code, p["min_valid_minutes"])
         if got is None or got[0].start.size == 0:
             continue
         agg, reported = got
@@ -452,7 +452,7 @@ def exceedance_day(pd: PointData, p: Params) -> list[Finding]:
     exceeds the limit."""
     out: list[Finding] = []
     for code, limit in sorted(pd.info.limits.items()):
-        got = _hourly_for_limit(pd, code, p["min_valid_minutes"])
+        got = hourly_for_limit(pd, code, p["min_valid_minutes"])
         if got is None or got[0].start.size == 0:
             continue
         agg = got[0]

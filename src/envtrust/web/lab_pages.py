@@ -41,7 +41,7 @@ from ..workflow.lab import CUSTODY_STEPS, LAB_ZONE, Lab, Signed
 from ..workflow.marks import DECISIONS, ENTERPRISE_ROLES, REGULATOR_ROLES, Marks, mark_rows
 from ..workflow.qa import QualityRecords
 from ..workflow.signing import MIN_PASSPHRASE
-from ..workflow.trace import trace_hour
+from ..workflow.trace import trace_day, trace_hour, trace_reading
 from .i18n import MESSAGES, translator
 from .pages import PageError, _in_language, _local, _lot_label, _lot_state, _offset_s, _zone_offset
 
@@ -1098,52 +1098,68 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
         return p
 
     @app.get("/trace", include_in_schema=False)
-    def trace_form(request: Request, mn: str = "", pollutant: str = "", hour: str = "") -> Response:
-        """The point page's small form: the hour it names (rounded down to its clock hour) as a trace address."""
+    def trace_form(
+        request: Request, mn: str = "", pollutant: str = "", hour: str = "", what: str = "hour"
+    ) -> Response:
+        """The point page's small form: the time it names as the address of the trace of that minute reading,
+        clock hour (rounded down) or local day."""
         who, _ = need_login(request)
         p = traced_point(who, mn[:64])
         start = parse_iso_time(hour[:40], p.timezone) if hour else None
-        if start is None or not _CODE.match(pollutant):
+        if start is None or not _CODE.match(pollutant) or what not in ("minute", "hour", "day"):
             raise PageError(400, "err.400", translator(kit.lang_of(request))("tr.bad_hour"))
-        local = datetime.fromtimestamp(start, p.zone).replace(minute=0, second=0, microsecond=0)
-        target = (
-            f"/trace/hour/{quote(mn, safe='')}/{quote(pollutant, safe='')}/{local.strftime('%Y-%m-%dT%H:%M')}"
-        )
+        local = datetime.fromtimestamp(start, p.zone).replace(second=0, microsecond=0)
+        base = f"{quote(mn, safe='')}/{quote(pollutant, safe='')}"
+        if what == "day":
+            target = f"/trace/day/{base}/{local.strftime('%Y-%m-%d')}"
+        elif what == "minute":
+            target = f"/trace/reading/{base}/{local.strftime('%Y-%m-%dT%H:%M')}"
+        else:
+            target = f"/trace/hour/{base}/{local.replace(minute=0).strftime('%Y-%m-%dT%H:%M')}"
         return RedirectResponse(target, status_code=303)
 
-    @app.get("/trace/hour/{mn}/{pollutant}/{hour}", include_in_schema=False)
-    def trace_page(request: Request, mn: str, pollutant: str, hour: str) -> Response:
-        who, csrf = need_login(request)
-        p = traced_point(who, mn[:64])
+    def trace_view(
+        request: Request, who: Principal, csrf: str, p: Point, trace: dict[str, Any], span: str, api: str
+    ) -> Response:
         lang = kit.lang_of(request)
         t = translator(lang)
-        start = parse_iso_time(hour[:40], p.timezone) if len(hour) <= 40 else None
-        if start is None or len(pollutant) > 16:
-            raise PageError(400, "err.400", t("tr.bad_hour"))
-        local = datetime.fromtimestamp(start, p.zone)
-        if local.minute or local.second:
-            raise PageError(400, "err.400", t("tr.bad_hour"))
-        trace = trace_hour(store, mn, pollutant, start, origin=load_settings().origin)
         off = _offset_s(p)
+        kind = str(trace["subject"]["kind"])
         groups: dict[str, list[dict[str, Any]]] = {}
         for node in trace["nodes"]:
+            if node["type"] == kind:
+                continue  # the subject itself
             groups.setdefault(node["type"], []).append(node)
         order = [k for k in TRACE_TYPES if k in groups] + sorted(k for k in groups if k not in TRACE_TYPES)
-        reasons = []
-        for r in trace["verdict"]["reasons"]:
-            reasons.append(_reason_text(r, t, off))
+        pollutant = str(trace["subject"]["pollutant"])
+        base = f"/trace/hour/{quote(p.mn, safe='')}/{quote(pollutant, safe='')}/"
+
+        def link(n: dict[str, Any]) -> str:  # an hour of a day's trace opens its own trace
+            if n["type"] == "hour" and "start" in n["data"]:
+                return base + _local(int(n["data"]["start"]), off, "%Y-%m-%dT%H:%M")
+            return ""
+
+        counted = (
+            t("tr.valid_minutes", n=trace["verdict"]["valid_minutes"])
+            if "valid_minutes" in trace["verdict"]
+            else t("tr.valid_hours", n=trace["verdict"]["valid_hours"])
+            if "valid_hours" in trace["verdict"]
+            else ""
+        )
         return render(
             request,
             "trace.html",
             p=p,
             pollutant=pollutant,
-            hour_local=local.strftime("%Y-%m-%d %H:%M"),
-            hour_end=_local(start + 3600, off, "%H:%M"),
-            hour_param=local.strftime("%Y-%m-%dT%H:%M"),
+            kind=kind,
+            reading_kind=trace["subject"].get("reading_kind", ""),
+            span=span,
+            counted=counted,
+            api=api,
             trace=trace,
             verdict=trace["verdict"],
             value=trace["subject"]["value"],
-            reasons=reasons,
+            reasons=[_reason_text(r, t, off) for r in trace["verdict"]["reasons"]],
             groups=[
                 {
                     "type": k,
@@ -1151,6 +1167,7 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
                     "nodes": [
                         {
                             **n,
+                            "link": link(n),
                             "summary_text": n["summary"].get(lang) or n["summary"].get("zh", ""),
                             "people_shown": [
                                 {
@@ -1172,6 +1189,54 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
             checkpoint=trace["checkpoint"],
             _user=(who, csrf, False),
         )
+
+    def traced(request: Request, mn: str, pollutant: str, when: str) -> tuple[Principal, str, Point, int]:
+        who, csrf = need_login(request)
+        p = traced_point(who, mn[:64])
+        start = parse_iso_time(when[:40], p.timezone) if len(when) <= 40 else None
+        if start is None or len(pollutant) > 16:
+            raise PageError(400, "err.400", translator(kit.lang_of(request))("tr.bad_hour"))
+        return who, csrf, p, start
+
+    @app.get("/trace/hour/{mn}/{pollutant}/{hour}", include_in_schema=False)
+    def trace_page(request: Request, mn: str, pollutant: str, hour: str) -> Response:
+        who, csrf, p, start = traced(request, mn, pollutant, hour)
+        local = datetime.fromtimestamp(start, p.zone)
+        if local.minute or local.second:
+            raise PageError(400, "err.400", translator(kit.lang_of(request))("tr.bad_hour"))
+        trace = trace_hour(store, mn, pollutant, start, origin=load_settings().origin)
+        span = f"{local.strftime('%Y-%m-%d %H:%M')}–{_local(start + 3600, _offset_s(p), '%H:%M')}"
+        api = f"/api/v1/trace/hour/{quote(mn, safe='')}/{quote(pollutant, safe='')}/{local.strftime('%Y-%m-%dT%H:%M')}"
+        return trace_view(request, who, csrf, p, trace, span, api)
+
+    @app.get("/trace/day/{mn}/{pollutant}/{day}", include_in_schema=False)
+    def trace_day_page(request: Request, mn: str, pollutant: str, day: str) -> Response:
+        who, csrf, p, start = traced(request, mn, pollutant, day)
+        local = datetime.fromtimestamp(start, p.zone)
+        if local.hour or local.minute or local.second:
+            raise PageError(400, "err.400", translator(kit.lang_of(request))("tr.bad_hour"))
+        trace = trace_day(store, mn, pollutant, start, origin=load_settings().origin)
+        api = (
+            f"/api/v1/trace/day/{quote(mn, safe='')}/{quote(pollutant, safe='')}/{local.strftime('%Y-%m-%d')}"
+        )
+        return trace_view(request, who, csrf, p, trace, local.strftime("%Y-%m-%d"), api)
+
+    @app.get("/trace/reading/{mn}/{pollutant}/{time}", include_in_schema=False)
+    def trace_reading_page(
+        request: Request, mn: str, pollutant: str, time: str, kind: str = "minute"
+    ) -> Response:
+        who, csrf, p, at = traced(request, mn, pollutant, time)
+        if kind not in ("rtd", "minute", "hour", "day"):
+            raise PageError(400, "err.400", translator(kit.lang_of(request))("tr.bad_hour"))
+        try:
+            trace = trace_reading(store, mn, pollutant, at, kind=kind, origin=load_settings().origin)
+        except RecordError as exc:
+            if exc.code == "no_reading":
+                raise PageError(404, "err.404", translator(kit.lang_of(request))("tr.no_reading")) from None
+            raise
+        local = datetime.fromtimestamp(at, p.zone).strftime("%Y-%m-%dT%H:%M:%S")
+        api = f"/api/v1/trace/reading/{quote(mn, safe='')}/{quote(pollutant, safe='')}/{local}?kind={kind}"
+        return trace_view(request, who, csrf, p, trace, local.replace("T", " "), api)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
