@@ -446,3 +446,53 @@ def test_english_pages(client: TestClient, site: Site) -> None:
     detail = client.get(f"/qa/analysers/{aid}").text
     assert "hj355/cod" in detail and "Only the enterprise and operator accounts" in detail
     assert "Certified reference lots" in client.get("/qa/lots").text
+
+
+def test_a_check_signed_on_the_page_with_the_recorders_own_key(
+    client: TestClient, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envtrust.verify import verify
+    from envtrust.workflow import signing
+    from envtrust.workflow.lab import Lab
+
+    monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    init = QualityRecords.__init__
+    monkeypatch.setattr(
+        QualityRecords, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0})
+    )
+    monkeypatch.setenv("ENVTRUST_ORIGIN", "envtrust.local/ledger")
+    rec = setup_records(site)
+    aid = rec["analysers"][P1]
+    csrf = login(client, "ent1")
+    page = client.get(f"/qa/analysers/{aid}").text
+    assert 'id="check-passphrase"' in page and 'href="/keys"' in page
+    # no key yet: the signed record is refused, nothing is written
+    r = client.post(
+        f"/qa/analysers/{aid}/checks", data=check_form(site, csrf, reading="0.4", passphrase="x" * 12)
+    )
+    assert r.status_code in (401, 403, 409) and 'id="form-error"' in r.text, r.text
+    assert site.store.quality_rows("qa_checks", analyser_id=aid) == []
+    Lab(site.store, origin="envtrust.local/ledger", activation_s=0).create_sealed_key(
+        "ent1", "enterprise one passphrase", who="ent1"
+    )
+    r = client.post(
+        f"/qa/analysers/{aid}/checks",
+        data=check_form(site, csrf, reading="0.4", passphrase="a wrong passphrase"),
+    )
+    assert r.status_code == 401 and 'id="form-error"' in r.text
+    assert "a wrong passphrase" not in r.text  # never shown again
+    r = client.post(
+        f"/qa/analysers/{aid}/checks",
+        data=check_form(site, csrf, reading="0.4", passphrase="enterprise one passphrase"),
+    )
+    assert r.status_code == 303, r.text
+    r = client.post(f"/qa/analysers/{aid}/checks", data=check_form(site, csrf, reading="0.5"))  # unsigned
+    assert r.status_code == 303, r.text
+    signed_row, plain_row = site.store.quality_rows("qa_checks", order="id", analyser_id=aid)
+    assert signed_row["sig_id"] is not None and plain_row["sig_id"] is None
+    shown = client.get(f"/qa/analysers/{aid}").text
+    row = re.search(rf'<tr id="qa_checks-{signed_row["id"]}".*?</tr>', shown, re.S)
+    assert row and 'data-signed="1"' in row.group(0)
+    row = re.search(rf'<tr id="qa_checks-{plain_row["id"]}".*?</tr>', shown, re.S)
+    assert row and 'data-signed="1"' not in row.group(0) and "未签名" in row.group(0)
+    assert verify(site.store, None).ok

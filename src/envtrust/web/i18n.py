@@ -375,6 +375,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.marks": ("数据标记", "Data marks"),
     "nav.keys": ("签名密钥", "Signing keys"),
     "sig.passphrase": ("签名口令", "Signing passphrase"),
+    "qa.sign_hint": (
+        "可选：填写本人签名口令，以本人的签名密钥签署该记录",
+        "optional: your signing passphrase signs the record with your own key",
+    ),
+    "qa.signed": ("个人签名", "Signed by"),
     "sig.valid": ("签名有效", "signature valid"),
     "sig.invalid": ("签名无效", "signature invalid"),
     "sig.key": ("密钥", "key"),

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import html
 import json
+import os
 import re
 import secrets
 import threading
@@ -43,8 +44,10 @@ from ..qc import qa as qa_core
 from ..quality import point_rechecker
 from ..registry import Point
 from ..services import parse_iso_time
+from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import PUBLIC, Accounts, Principal
+from ..workflow.lab import Signed
 from ..workflow.qa import CHECK_KINDS, LOT_ZONE, QualityRecords, lot_expiry
 from .i18n import (
     DEFAULT,
@@ -755,8 +758,9 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
     # that see the point (404 otherwise, as if it did not exist); checks are recorded by the enterprise and
     # operator accounts of the point's enterprise; lots are registered by any account and withdrawn by admin,
     # regulator and lab accounts.
-    def qa_records(recheck: bool = False) -> QualityRecords:
-        return QualityRecords(store, recheck=point_rechecker(store) if recheck else None)
+    def qa_records(recheck: bool = False, signing: bool = False) -> QualityRecords:
+        origin = (os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin) if signing else None
+        return QualityRecords(store, recheck=point_rechecker(store) if recheck else None, origin=origin)
 
     def visible_analyser(who: Principal, analyser_id: int) -> tuple[dict[str, Any], Point]:
         rows = store.quality_rows("analysers", id=analyser_id) if 1 <= analyser_id <= MAX_INT else []
@@ -959,8 +963,15 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
             fields = _check_fields(form, p, translator(lang))
         except _FormError as exc:
             return refused(400, str(exc))
+        phrase = form.get("passphrase", "")
+        if len(phrase) > 1024:
+            return refused(400, translator(lang)("qa.too_long", f=translator(lang)("sig.passphrase")))
+        # with a passphrase the record is signed by the person recording it, with their own sealed key
+        signed = Signed(passphrase=phrase) if phrase else None
         try:
-            done = qa_records(recheck=True).record_check(analyser_id=a["id"], who=who.username, **fields)
+            done = qa_records(recheck=True, signing=signed is not None).record_check(
+                analyser_id=a["id"], who=who.username, signed=signed, **fields
+            )
         except RecordError as exc:
             return refused(exc.status, _in_language(str(exc), lang))
         target = f"/qa/analysers/{a['id']}?recorded={done.row['id']}"
