@@ -251,6 +251,9 @@ def _check_state_tables(store: Store, problem: Callable[[str, str], None]) -> No
             problem(f"ledger entry {idx}", f"records {table} row {rid}, which is missing")
     _check_alarms(store, problem)
     _check_signatures(store, problem)
+    for row in store.iter_state_rows("attachments"):  # the entry holds the SHA-256; the bytes must match it
+        if hashlib.sha256(bytes(row["data"])).hexdigest() != row["sha256"]:
+            problem(f"attachments row {row['id']}", "its bytes do not match their SHA-256")
 
 
 def _check_signatures(store: Store, problem: Callable[[str, str], None]) -> None:

@@ -204,4 +204,10 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "reports": ("lab.report", record_entry("lab.report", ("analysis_ids",))),
     "data_marks": ("mark.data", record_entry("mark.data", ("pollutants",))),
     "mark_events": ("mark.event", record_entry("mark.event")),
+    "attachments": ("attachment", record_entry("attachment", exclude=("data",))),
+    "interference": ("interference.record", record_entry("interference.record", ("touches", "attachments"))),
+    "interference_events": ("interference.event", record_entry("interference.event")),
+    "draws": ("draw.created", record_entry("draw.created", ("rules", "targets", "inspectors"))),
+    "draw_reveals": ("draw.revealed", record_entry("draw.revealed", ("selection",))),
+    "inspections": ("inspection.record", record_entry("inspection.record", ("inspectors", "evidence"))),
 }

@@ -32,6 +32,12 @@ QUALITY_TABLES = (
     "reports",
     "data_marks",
     "mark_events",
+    "attachments",
+    "interference",
+    "interference_events",
+    "draws",
+    "draw_reveals",
+    "inspections",
 )
 
 

@@ -626,6 +626,114 @@ mark_events = Table(
     Column("at_us", BigInteger, nullable=False),
 )
 
+# oversight (issue 7): insert-only, every row one ledger entry; the state of a record is its events
+# files attached to records (interference, complaints, cases): the entry carries the SHA-256, not the bytes
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # never in the ledger; `envtrust verify` checks its SHA-256
+    Column("uploaded_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# the interference register (干预留痕, clause 六)
+interference = Table(
+    "interference",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "region", Text, nullable=False
+    ),  # division code of the office whose monitoring was interfered with
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("actor_name", Text, nullable=False),  # who interfered
+    Column("actor_role", Text, nullable=False),  # in what position
+    Column("actor_org", Text, nullable=False),
+    Column("means", Text, nullable=False),  # written_instruction letter spoken hint other
+    Column("request", Text, nullable=False),  # what was asked
+    Column(
+        "touches", Text, nullable=False
+    ),  # JSON {mns: [...], stations: [...], records: [...], other: text}
+    Column("attachments", Text, nullable=False),  # JSON [{id, sha256, name, media_type, size}]
+    Column("recorded_by", Text, nullable=False),
+    Column("recorder_role", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_interference_region", "region"),
+)
+
+interference_events = Table(
+    "interference_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("interference_id", Integer, ForeignKey("interference.id"), nullable=False),
+    Column("action", Text, nullable=False),  # reported received investigating concluded comment
+    Column("to_whom", Text, nullable=False),  # the body it was reported to (reported), else ""
+    Column("note", Text, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+# double-random draws (双随机, clause 十三): the creation (pool, rules, commitment) is ledgered before the reveal
+draws = Table(
+    "draws",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("target_kind", Text, nullable=False),  # point enterprise institution
+    Column("region", Text, nullable=False),  # the drawing office's scope (division-code prefix)
+    Column("rules", Text, nullable=False),  # JSON
+    Column("targets", Text, nullable=False),  # JSON pool with weights, exclusions and their reasons
+    Column("inspectors", Text, nullable=False),  # JSON pool
+    Column("commitment", Text, nullable=False),  # SHA-256 of the secret, hex
+    Column("beacon_source", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+draw_secrets = Table(  # not ledgered: the secret until its reveal (then it is in the reveal's entry)
+    "draw_secrets",
+    metadata,
+    Column("draw_id", Integer, ForeignKey("draws.id"), primary_key=True),
+    Column("secret", Text, nullable=False),
+)
+
+draw_reveals = Table(
+    "draw_reveals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draw_id", Integer, ForeignKey("draws.id"), nullable=False, unique=True),
+    Column("secret", Text, nullable=False),
+    Column("beacon_value", Text, nullable=False),
+    Column("seed", Text, nullable=False),
+    Column("selection", Text, nullable=False),  # JSON
+    Column("revealed_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draw_id", Integer, ForeignKey("draws.id")),  # null: an inspection outside a draw
+    Column("target", Text, nullable=False),  # the drawn target id (an MN, a credit code, an institution)
+    Column("region", Text, nullable=False),
+    Column("inspectors", Text, nullable=False),  # JSON list of user names
+    Column("inspected_at", BigInteger, nullable=False),
+    Column("outcome", Text, nullable=False),  # compliant problems fraud
+    Column("summary", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of record refs (alarms/…, frames/…, qa_checks/…)
+    Column("recorded_by", Text, nullable=False),
+    Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 

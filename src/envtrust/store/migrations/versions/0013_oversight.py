@@ -1,0 +1,141 @@
+"""oversight: attachments, the interference register, double-random draws and inspections
+
+Revision ID: 0013
+Revises: 0012
+
+Insert-only tables, every row one ledger entry (issue 7, decision 0014), except ``draw_secrets`` (a draw's secret
+until it is revealed).  On both backends the ledgered tables refuse UPDATE and DELETE by trigger: a record can only
+be changed by someone who drops the trigger first, and ``envtrust verify`` then finds the change.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+INSERT_ONLY = ("attachments", "interference", "interference_events", "draws", "draw_reveals", "inspections")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "attachments",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("sha256", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("media_type", sa.Text(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.Text(), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "interference",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("region", sa.Text(), nullable=False),
+        sa.Column("occurred_at", sa.BigInteger(), nullable=False),
+        sa.Column("actor_name", sa.Text(), nullable=False),
+        sa.Column("actor_role", sa.Text(), nullable=False),
+        sa.Column("actor_org", sa.Text(), nullable=False),
+        sa.Column("means", sa.Text(), nullable=False),
+        sa.Column("request", sa.Text(), nullable=False),
+        sa.Column("touches", sa.Text(), nullable=False),
+        sa.Column("attachments", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.Text(), nullable=False),
+        sa.Column("recorder_role", sa.Text(), nullable=False),
+        sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_interference_region", "interference", ["region"])
+    op.create_table(
+        "interference_events",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("interference_id", sa.Integer(), sa.ForeignKey("interference.id"), nullable=False),
+        sa.Column("action", sa.Text(), nullable=False),
+        sa.Column("to_whom", sa.Text(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("who", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "draws",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("target_kind", sa.Text(), nullable=False),
+        sa.Column("region", sa.Text(), nullable=False),
+        sa.Column("rules", sa.Text(), nullable=False),
+        sa.Column("targets", sa.Text(), nullable=False),
+        sa.Column("inspectors", sa.Text(), nullable=False),
+        sa.Column("commitment", sa.Text(), nullable=False),
+        sa.Column("beacon_source", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.Text(), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "draw_secrets",
+        sa.Column("draw_id", sa.Integer(), sa.ForeignKey("draws.id"), primary_key=True),
+        sa.Column("secret", sa.Text(), nullable=False),
+    )
+    op.create_table(
+        "draw_reveals",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("draw_id", sa.Integer(), sa.ForeignKey("draws.id"), nullable=False, unique=True),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("beacon_value", sa.Text(), nullable=False),
+        sa.Column("seed", sa.Text(), nullable=False),
+        sa.Column("selection", sa.Text(), nullable=False),
+        sa.Column("revealed_by", sa.Text(), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "inspections",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("draw_id", sa.Integer(), sa.ForeignKey("draws.id")),
+        sa.Column("target", sa.Text(), nullable=False),
+        sa.Column("region", sa.Text(), nullable=False),
+        sa.Column("inspectors", sa.Text(), nullable=False),
+        sa.Column("inspected_at", sa.BigInteger(), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("evidence", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.Text(), nullable=False),
+        sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+    )
+    insert_only(INSERT_ONLY)
+
+
+def insert_only(tables: tuple[str, ...]) -> None:
+    """Triggers that refuse UPDATE and DELETE on ``tables`` (SQLite and PostgreSQL)."""
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute(
+            "CREATE OR REPLACE FUNCTION envtrust_insert_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'envtrust: % is insert-only (the ledger records every row)', TG_TABLE_NAME; "
+            "END; $$ LANGUAGE plpgsql"
+        )
+        for t in tables:
+            op.execute(
+                f"CREATE TRIGGER {t}_insert_only BEFORE UPDATE OR DELETE ON {t} "
+                "FOR EACH ROW EXECUTE FUNCTION envtrust_insert_only()"
+            )
+    else:
+        for t in tables:
+            for what in ("UPDATE", "DELETE"):
+                op.execute(
+                    f"CREATE TRIGGER {t}_no_{what.lower()} BEFORE {what} ON {t} BEGIN "
+                    f"SELECT RAISE(ABORT, 'envtrust: {t} is insert-only (the ledger records every row)'); END"
+                )
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    for t in ("inspections", "draw_reveals", "draw_secrets", "draws", "interference_events", "interference",
+              "attachments"):  # fmt: skip
+        op.drop_table(t)  # its triggers go with it
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS envtrust_insert_only()")
