@@ -1285,6 +1285,7 @@ def demo(
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
+from .cli_oversight import interference_app  # noqa: E402
 from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
@@ -1292,6 +1293,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(qa_app, name="qa")
 app.add_typer(lab_app, name="lab")
 app.add_typer(marks_app, name="marks")
+app.add_typer(interference_app, name="interference")
 app.command()(trace)
 keys_app.add_typer(person_app, name="person")
 app.command()(recheck)

@@ -220,3 +220,52 @@ def test_nobody_edits_or_deletes_a_record(store: Store, register: Interference) 
         conn.execute(text("DELETE FROM interference WHERE id = :i"), {"i": rid})
     report = verify(store, None)
     assert any("records interference row" in p.what and "missing" in p.what for p in report.problems)
+
+
+def test_the_command_line(
+    store: Store, register: Interference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+    from envtrust.workflow import interference as module
+
+    monkeypatch.setenv("ENVTRUST_ORIGIN", ORIGIN)
+    init = module.Interference.__init__
+    monkeypatch.setattr(
+        module.Interference, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0})
+    )
+    letter = tmp_path / "函.pdf"
+    letter.write_bytes(b"%PDF-1.4 a letter")
+    db = ["--db", str(store.engine.url)]
+    runner = CliRunner()
+    done = runner.invoke(
+        app,
+        ["interference", "record", "--as", "station", "--region", "210102", "--occurred", "2026-06-01T09:30",
+         "--actor-name", "李某", "--actor-role", "局长", "--means", "letter", "--request", "请暂停该站数据上传",
+         "--other", "县站 1 号子站", "--attach", str(letter), "--passphrase-stdin", *db],
+        input=PHRASE + "\n",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "interference #1 recorded and signed" in done.output
+    listed = runner.invoke(app, ["interference", "list", "--json", *db])
+    [rec] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (
+        rec["attachments"][0]["name"] == "函.pdf" and rec["attachments"][0]["media_type"] == "application/pdf"
+    )
+    assert runner.invoke(app, ["interference", "list", "--as", "county", "--json", *db]).stdout == ""
+    done = runner.invoke(
+        app,
+        ["interference", "event", "1", "--action", "reported", "--to-whom", "县纪委监委", "--as", "station",
+         "--passphrase-stdin", *db],
+        input=PHRASE + "\n",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    shown = runner.invoke(app, ["interference", "show", "1", *db])
+    assert "李某" in shown.stdout and "reported to 县纪委监委" in shown.stdout and "函.pdf" in shown.stdout
+    report = runner.invoke(app, ["interference", "report", "--by", "means", "--json", *db])
+    assert json.loads(report.stdout)["groups"] == [{"key": "letter", "count": 1, "records": [1]}]
+    refused = runner.invoke(app, ["interference", "show", "9", *db])
+    assert refused.exit_code != 0 and "no interference record #9" in refused.output

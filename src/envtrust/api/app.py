@@ -676,6 +676,9 @@ def create_app(
     from .marks import install_mark_routes
 
     install_mark_routes(app, store)
+    from .oversight import install_oversight_routes
+
+    install_oversight_routes(app, store)
     from ..web import install_pages  # pages share the data routes' accounts and sessions
 
     install_pages(app, store, log_verifier=log_verifier)

@@ -1,0 +1,136 @@
+"""The interference register through the API on both backends: a record signed by a county station's analyst with
+an attachment; every account of the shared site (two enterprises, two counties, the city, admin, lab) and a
+discipline account try to read it, its attachment and its report; the escalation trail; no route edits or deletes
+(405), and the answers keep the one JSON error shape."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import pytest
+
+from api.test_qa_api import Env, env  # noqa: F401  (the shared site and its client)
+from envtrust.verify import verify
+from envtrust.workflow import signing
+from envtrust.workflow.lab import Lab
+from scoped import P1, fast_accounts
+
+IR = "/api/v1/interference"
+PHRASE = "a long enough passphrase"
+AUDIO = b"\x00spoken instruction\xff" * 50
+
+
+@pytest.fixture
+def site(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:  # noqa: F811
+    monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    init = Lab.__init__
+    monkeypatch.setattr(Lab, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0}))
+    acc = fast_accounts(env.store)
+    acc.create("jiwei", "discipline", who="setup", password=None, region="2101")
+    env.tokens["jiwei"] = acc.create_token("jiwei", "test", who="setup")[1]
+    for name in ("lab", "jiwei", "city", "heping"):
+        code, body = env.call("POST", name, "/api/v1/keys/person", {"passphrase": PHRASE})
+        assert code == 201, body
+    return env
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "region": "210102",
+        "occurred_at": "2026-01-01T09:30:00",
+        "actor_name": "张某",
+        "actor_role": "副县长",
+        "actor_org": "某县人民政府",
+        "means": "spoken",
+        "request": "要求删除 1 月 1 日 8 时的超标数据",
+        "mns": [P1],
+        "attachments": [
+            {
+                "name": "录音.m4a",
+                "media_type": "audio/mp4",
+                "content_base64": base64.b64encode(AUDIO).decode(),
+            }
+        ],
+        "passphrase": PHRASE,
+    }
+    out.update(changes)
+    return out
+
+
+def test_an_interference_recorded_and_read_only_by_those_who_may(site: Env) -> None:
+    code, rec = site.call("POST", "lab", IR, body())
+    assert code == 201, rec
+    rid = rec["id"]
+    [att] = rec["attachments"]
+    assert att["sha256"] == hashlib.sha256(AUDIO).hexdigest() and rec["entry"] is not None
+    readers = {"lab", "city", "jiwei"}
+    for who in site.tokens:
+        code, listed = site.call("GET", who, IR)
+        assert code == 200
+        assert bool(listed) == (who in readers), who
+        code, shown = site.call("GET", who, f"{IR}/{rid}")
+        assert code == (200 if who in readers else 404), who
+        if who not in readers:
+            assert shown["error"]["code"] == "no_record"
+        r = site.client.get(
+            f"{IR}/{rid}/attachments/{att['id']}", headers={"Authorization": f"Bearer {site.tokens[who]}"}
+        )
+        assert r.status_code == (200 if who in readers else 404), who
+        if who in readers:
+            assert r.content == AUDIO and r.headers["x-content-type-options"] == "nosniff"
+        code, report = site.call("GET", who, f"{IR}/report?by=region")
+        assert code == 200 and report["total"] == (1 if who in readers else 0), who
+    assert site.call("GET", None, IR)[0] == 401
+    assert site.call("GET", None, f"{IR}/{rid}")[0] == 401
+
+    # nothing edits or deletes a record
+    for method in ("PUT", "PATCH", "DELETE"):
+        code, answer = site.call(method, "jiwei", f"{IR}/{rid}", {"request": "无"})
+        assert code == 405 and "error" in answer, method
+    assert site.call("GET", "lab", f"{IR}/{rid}")[1]["request"] == "要求删除 1 月 1 日 8 时的超标数据"
+    assert verify(site.store, None).ok
+
+
+def test_the_escalation_trail_and_refusals(site: Env) -> None:
+    code, rec = site.call("POST", "lab", IR, body(attachments=[]))
+    rid = rec["id"]
+    code, prepared = site.call(
+        "POST", "lab", f"{IR}/{rid}/events", {"action": "reported", "to_whom": "市纪委监委", "prepare": True}
+    )
+    assert code == 200 and '"act":"interference.event"' in prepared["statement"]
+    step = {"action": "reported", "to_whom": "市纪委监委", "note": "书面报送", "passphrase": PHRASE}
+    assert site.call("POST", "lab", f"{IR}/{rid}/events", step)[0] == 201
+    code, answer = site.call(
+        "POST", "city", f"{IR}/{rid}/events", {"action": "received", "passphrase": PHRASE}
+    )
+    assert code == 403 and answer["error"]["code"] == "forbidden"
+    code, answer = site.call(
+        "POST", "heping", f"{IR}/{rid}/events", {"action": "comment", "note": "x", "passphrase": PHRASE}
+    )
+    assert code == 404  # the county office does not see the record
+    assert (
+        site.call("POST", "jiwei", f"{IR}/{rid}/events", {"action": "received", "passphrase": PHRASE})[0]
+        == 201
+    )
+    code, answer = site.call(
+        "POST", "jiwei", f"{IR}/{rid}/events", {"action": "received", "passphrase": "wrong one!!"}
+    )
+    assert code == 401 and answer["error"]["code"] == "bad_passphrase"
+    shown = site.call("GET", "city", f"{IR}/{rid}")[1]
+    assert shown["state"] == "received" and [e["action"] for e in shown["events"]] == ["reported", "received"]
+
+    for changes, status in (
+        ({"means": "telepathy"}, 400),
+        ({"occurred_at": "yesterday"}, 400),
+        ({"occurred_at": "2099-01-01T00:00:00"}, 422),
+        ({"mns": ["NOPE"]}, 404),
+        ({"attachments": [{"name": "a", "content_base64": "***"}]}, 400),
+        ({"passphrase": None}, 400),
+    ):
+        code, answer = site.call("POST", "lab", IR, body(**changes))
+        assert code == status and "error" in answer, (changes, answer)
+    assert site.call("POST", "admin", IR, body())[0] == 403
+    assert site.call("POST", None, IR, body())[0] == 401
+    assert len(site.store.quality_rows("interference")) == 1
