@@ -198,3 +198,287 @@ def interference_report(
     for g in groups:
         table.add_row(escape(g["key"]), str(g["count"]), ", ".join(f"#{i}" for i in g["records"]))
     out.print(table)
+
+
+# ------------------------------------------------------------------------------------------------------ draws
+draw_app = typer.Typer(
+    help="Double-random inspection draws (双随机): create (commitment ledgered), reveal, list, show, export, and "
+    "verify offline — anyone can recompute the selection.",
+    no_args_is_help=True,
+)
+inspection_app = typer.Typer(
+    help="Inspection results, signed and linked to their draw.", no_args_is_help=True
+)
+KeysOption = Annotated[Path | None, typer.Option("--keys", help="Key directory (env ENVTRUST_KEYS).")]
+
+
+@contextmanager
+def _draws(db: str | None) -> Iterator[Any]:
+    from . import settings
+    from .store import open_store
+    from .workflow.inspection import Draws
+
+    store = open_store(_db(db))
+    try:
+        yield Draws(store, origin=settings.load().origin)
+    finally:
+        store.close()
+
+
+def _given_targets(path: Path) -> list[dict[str, Any]]:
+    """id,region[,weight] lines of a CSV file (a header line naming the columns)."""
+    import csv
+
+    from .errors import RecordError
+
+    rows = []
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            if not row.get("id") or not row.get("region"):
+                raise RecordError("bad_target", f"{path}:{n}: id and region are required")
+            weight = row.get("weight") or "1"
+            if not weight.isdigit():
+                raise RecordError("bad_target", f"{path}:{n}: weight {weight!r} is not a whole number")
+            rows.append({"id": row["id"].strip(), "region": row["region"].strip(), "weight": int(weight)})
+    return rows
+
+
+@draw_app.command("create")
+def draw_create(
+    person: Annotated[str, typer.Option("--as", help="The regulator or inspector drawing (user name).")],
+    title: Annotated[str, typer.Option(help="What the draw is for.")],
+    region: Annotated[str, typer.Option(help="The region drawn from (division-code prefix).")],
+    targets: Annotated[int, typer.Option(help="How many targets to draw.")],
+    kind: Annotated[str, typer.Option(help="point, enterprise or institution.")] = "point",
+    inspectors_per_target: Annotated[int, typer.Option(help="Inspectors per target.")] = 2,
+    same_region_allowed: Annotated[
+        bool, typer.Option(help="Allow inspectors of the target's own region (default: no, 异地检查).")
+    ] = False,
+    max_per_inspector: Annotated[
+        int | None, typer.Option(help="At most this many targets per inspector.")
+    ] = None,
+    recent_days: Annotated[int, typer.Option(help="Exclude targets inspected within this many days.")] = 365,
+    beacon_source: Annotated[
+        str,
+        typer.Option(help="The public random value to be published later, e.g. a lottery draw of a date."),
+    ] = "",
+    conflict: Annotated[
+        list[str] | None,
+        typer.Option("--conflict", help="USER=TARGET: a declared conflict of interest (repeatable)."),
+    ] = None,
+    targets_file: Annotated[
+        Path | None,
+        typer.Option("--targets-file", help="CSV id,region[,weight] of the targets (institutions)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a draw: the pools with their weights and exclusions, the rules and the commitment are ledgered now;
+    the secret is kept until the reveal."""
+    try:
+        conflicts: dict[str, list[str]] = {}
+        for c in conflict or []:
+            user, sep, target = c.partition("=")
+            if not sep or not user or not target:
+                raise EnvtrustError(f"--conflict {c!r}: write USER=TARGET")
+            conflicts.setdefault(user, []).append(target)
+        given = _given_targets(targets_file) if targets_file else []
+        with _draws(db) as draws:
+            row = draws.create(username=person, title=title, target_kind=kind, region=region, targets=targets,
+                               inspectors_per_target=inspectors_per_target, same_region_allowed=same_region_allowed,
+                               max_per_inspector=max_per_inspector, recent_days=recent_days,
+                               beacon_source=beacon_source, conflicts=conflicts, given=given)  # fmt: skip
+            pool = json.loads(row["targets"])
+            index = draws.store.entry_index(f"draws/{row['id']}")
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    eligible = sum(1 for t in pool if t["excluded"] is None)
+    err.print(f"draw #{row['id']} created: {eligible} of {len(pool)} targets eligible; commitment "
+              f"{row['commitment']} (ledger entry {index}); reveal it with: envtrust draw reveal {row['id']}")  # fmt: skip
+
+
+@draw_app.command("reveal")
+def draw_reveal(
+    draw_id: Annotated[int, typer.Argument(help="Draw number.")],
+    person: Annotated[str, typer.Option("--as", help="The regulator or inspector revealing (user name).")],
+    beacon_value: Annotated[
+        str, typer.Option(help="The beacon's published value (when a source was declared).")
+    ] = "",
+    db: DbOption = None,
+) -> None:
+    """Reveal the secret with the beacon value: the selection follows, ledgered."""
+    try:
+        with _draws(db) as draws:
+            draws.reveal(draw_id, username=person, beacon_value=beacon_value)
+            rec = draws.record_of(draw_id)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    table = Table("target", "inspectors")
+    for a in rec["selection"]["assignments"]:
+        table.add_row(escape(a["target"]), escape(", ".join(a["inspectors"]) or "— (unstaffed)"))
+    out.print(table)
+    err.print(f"seed {rec['seed']}")
+
+
+@draw_app.command("list")
+def draw_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON draw per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Every draw with its state and selection."""
+    try:
+        with _draws(db) as draws:
+            rows = draws.listing()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    table = Table("#", "title", "kind", "region", "pool", "state", "selected", "inspections")
+    for r in rows:
+        chosen = ", ".join(r["selection"]["targets"]) if r["selection"] else ""
+        table.add_row(str(r["id"]), escape(r["title"]), r["target_kind"], r["region"], str(len(r["targets"])),
+                      "revealed" if r["revealed"] else "committed", escape(chosen), str(len(r["inspections"])))  # fmt: skip
+    out.print(table)
+
+
+@draw_app.command("show")
+def draw_show(
+    draw_id: Annotated[int, typer.Argument(help="Draw number.")],
+    db: DbOption = None,
+) -> None:
+    """The draw's public record (envtrust-draw/v1) as JSON."""
+    try:
+        with _draws(db) as draws:
+            rec = draws.record_of(draw_id)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    sys.stdout.write(json.dumps(rec, ensure_ascii=False, indent=2) + "\n")
+
+
+@draw_app.command("export")
+def draw_export(
+    draw_id: Annotated[int, typer.Argument(help="Draw number.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="The ledger's public key (default: its name).")
+    ] = None,
+    keys: KeysOption = None,
+    db: DbOption = None,
+) -> None:
+    """The draw's record with proof bundles of its creation and reveal entries (envtrust-draw-export/v1), for
+    `envtrust draw verify` on a machine that has nothing else."""
+    from . import settings
+    from .bundle import witness_verifiers_for
+    from .keys import load_verifier
+
+    try:
+        verifier = load_verifier(log_key or settings.load().origin, keys)
+        with _draws(db) as draws:
+            found = draws.export(draw_id, log_verifier=verifier,
+                                 witness_verifiers=witness_verifiers_for(draws.store, keys))  # fmt: skip
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    text = json.dumps(found, ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    out_file.write_text(text, encoding="utf-8")
+    err.print(f"draw #{draw_id} exported to {escape(str(out_file))}; check it with: envtrust draw verify "
+              f"{escape(str(out_file))} --log-key {escape(verifier.vkey())}", soft_wrap=True, highlight=False)  # fmt: skip
+
+
+@draw_app.command("verify")
+def draw_verify(
+    file: Annotated[
+        str, typer.Argument(help="A draw export (or a bare envtrust-draw/v1 record), or - for stdin.")
+    ],
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="Pin the ledger's public key (a vkey or .vkey file).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The checks as JSON.")] = False,
+) -> None:
+    """Recompute a draw from its public record alone, and check its ledger proofs; exit 1 if anything fails."""
+    from .bundle import load_vkey
+    from .draw import verify_record
+    from .workflow.inspection import EXPORT_FORMAT, verify_export
+
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+        obj = json.loads(text)
+        pinned = load_vkey(log_key) if log_key else None
+    except (OSError, ValueError, EnvtrustError) as exc:
+        raise _fail(EnvtrustError(f"{file}: {exc}")) from None
+    if isinstance(obj, dict) and obj.get("format") == EXPORT_FORMAT:
+        checks = verify_export(obj, log_key=pinned)
+    else:
+        checks = verify_record(obj).checks
+        checks.append(("ledger", False, "只有抽取记录，没有账本证明：请用 envtrust draw export 导出 | a bare record, "
+                       "no ledger proof: export it with envtrust draw export"))  # fmt: skip
+    ok = all(c[1] for c in checks)
+    if as_json:
+        sys.stdout.write(json.dumps({"ok": ok, "checks": [{"name": n, "ok": o, "message": m} for n, o, m in checks]},
+                                    ensure_ascii=False) + "\n")  # fmt: skip
+    else:
+        for name, passed, message in checks:
+            out.print(f"{'✓' if passed else '✗'} {escape(f'[{name}]')} {escape(message)}", highlight=False)
+        out.print("结论：抽取可复算、与账本一致 / verdict: the draw VERIFIES" if ok
+                  else "结论：验证未通过 / verdict: the draw does NOT verify")  # fmt: skip
+    if not ok:
+        raise typer.Exit(1)
+
+
+@inspection_app.command("record")
+def inspection_record(
+    person: AsOption,
+    target: Annotated[str, typer.Option(help="The target inspected (MN, credit code, institution id).")],
+    at: Annotated[str, typer.Option("--at", help="When (ISO 8601, China time without offset).")],
+    outcome: Annotated[str, typer.Option(help="compliant, problems or fraud.")],
+    summary: Annotated[str, typer.Option(help="What the inspection found.")],
+    draw: Annotated[int | None, typer.Option("--draw", help="The draw that selected the target.")] = None,
+    inspector: Annotated[
+        list[str] | None, typer.Option("--inspector", help="Another inspector present.")
+    ] = None,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option("--evidence", help="A record it rests on, e.g. alarms/12 (repeatable)."),
+    ] = None,
+    key: KeyOption = None,
+    passphrase_stdin: PassOption = False,
+    keys: KeysDir = None,
+    db: DbOption = None,
+) -> None:
+    """Record an inspection's result, signed by the inspector (drawn for the target, when it came from a draw)."""
+    try:
+        signed = _signed(key, passphrase_stdin, keys)
+        with _draws(db) as draws:
+            row = draws.inspect(username=person, signed=signed, target=target, inspected_at=_time(at, "--at"),
+                                outcome=outcome, summary=summary, draw_id=draw, inspectors=inspector or [],
+                                evidence=evidence or [])  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    err.print(f"inspection #{row['id']} of {escape(target)} recorded and signed (signature #{row['sig_id']})")
+
+
+@inspection_app.command("list")
+def inspection_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON inspection per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Every inspection result."""
+    try:
+        with _draws(db) as draws:
+            rows = list(reversed(draws.store.quality_rows("inspections")))
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    table = Table("#", "draw", "target", "when", "outcome", "inspectors", "summary")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["draw_id"] or ""), escape(r["target"]), _local(r["inspected_at"]),
+                      r["outcome"], escape(", ".join(json.loads(r["inspectors"]))), escape(r["summary"][:60]))  # fmt: skip
+    out.print(table)

@@ -78,3 +78,11 @@ class QualityTx(StateTx):
         t = s.qa_criteria
         row = self.conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
         return dict(row) if row is not None else None
+
+    def keep_draw_secret(self, draw_id: int, secret: str) -> None:
+        """Keep a draw's secret until its reveal (not ledgered: the reveal's entry publishes it)."""
+        self.conn.execute(s.draw_secrets.insert().values(draw_id=draw_id, secret=secret))
+
+    def draw_secret(self, draw_id: int) -> str | None:
+        t = s.draw_secrets
+        return self.conn.execute(select(t.c.secret).where(t.c.draw_id == draw_id)).scalar()
