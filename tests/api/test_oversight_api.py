@@ -25,6 +25,7 @@ AUDIO = b"\x00spoken instruction\xff" * 50
 @pytest.fixture
 def site(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:  # noqa: F811
     monkeypatch.setattr(signing, "ARGON2", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    monkeypatch.setenv("ENVTRUST_ORIGIN", "test.envtrust/ledger")  # the origin the site's checkpoints carry
     init = Lab.__init__
     monkeypatch.setattr(Lab, "__init__", lambda self, *a, **k: init(self, *a, **{**k, "activation_s": 0}))
     acc = fast_accounts(env.store)
@@ -134,3 +135,52 @@ def test_the_escalation_trail_and_refusals(site: Env) -> None:
     assert site.call("POST", "admin", IR, body())[0] == 403
     assert site.call("POST", None, IR, body())[0] == 401
     assert len(site.store.quality_rows("interference")) == 1
+
+
+def test_a_draw_through_the_api_read_by_the_public(site: Env, tmp_path: Any) -> None:
+    from envtrust.keys import ledger_signer
+    from envtrust.services import Checkpointer
+    from envtrust.workflow.inspection import verify_export
+
+    acc = fast_accounts(site.store)
+    for name, region in (("insp_hp", "210102"), ("insp_sh", "210103")):
+        acc.create(name, "inspector", who="setup", password=None, region=region)
+        site.tokens[name] = acc.create_token(name, "test", who="setup")[1]
+        assert site.call("POST", name, "/api/v1/keys/person", {"passphrase": PHRASE})[0] == 201
+    draw = {"title": "季度抽查", "region": "2101", "targets": 2, "inspectors_per_target": 1,
+            "beacon_source": "福彩3D 2026-01-02"}  # fmt: skip
+    assert site.call("POST", "ent1", "/api/v1/draws", draw)[0] == 403
+    assert (
+        site.call("POST", "heping", "/api/v1/draws", draw)[0] == 403
+    )  # a county office draws only in its county
+    assert site.call("POST", None, "/api/v1/draws", draw)[0] == 401
+    code, rec = site.call("POST", "city", "/api/v1/draws", draw)
+    assert code == 201 and rec["format"] == "envtrust-draw/v1" and "secret" not in rec, rec
+    did = int(rec["draw_id"].rsplit("/", 1)[1])
+    code, shown = site.call("GET", None, f"/api/v1/draws/{did}")  # the public reads the record
+    assert code == 200 and shown["commitment"] == rec["commitment"]
+    code, answer = site.call("POST", "city", f"/api/v1/draws/{did}/reveal", {})
+    assert code == 422 and answer["error"]["code"] == "bad_reveal"  # the declared beacon's value is missing
+    code, rec = site.call("POST", "city", f"/api/v1/draws/{did}/reveal", {"beacon_value": "5 0 8"})
+    assert code == 201 and rec["selection"]["targets"]
+    assert site.call("POST", "city", f"/api/v1/draws/{did}/reveal", {"beacon_value": "5 0 8"})[0] == 409
+    code, answer = site.call("GET", None, f"/api/v1/draws/{did}/export")
+    assert code == 409 and answer["error"]["code"] == "no_checkpoint"
+    signer = ledger_signer("test.envtrust/ledger", create=True)
+    Checkpointer(site.store, signer, "test.envtrust/ledger").checkpoint()
+    code, exported = site.call("GET", None, f"/api/v1/draws/{did}/export")
+    assert code == 200 and all(ok for _, ok, _ in verify_export(exported, log_key=signer.verifier()))
+    listed = site.call("GET", None, "/api/v1/draws")[1]
+    assert [d["id"] for d in listed] == [did] and listed[0]["revealed"]
+
+    first = rec["selection"]["assignments"][0]
+    inspection = {"target": first["target"], "inspected_at": "2026-01-01T10:00:00", "outcome": "problems",
+                  "summary": "标气浓度与证书不符", "draw_id": did, "evidence": ["alarms/1"], "passphrase": PHRASE}  # fmt: skip
+    [who] = first["inspectors"]
+    other = "insp_sh" if who == "insp_hp" else "insp_hp"
+    code, answer = site.call("POST", other, "/api/v1/inspections", inspection)
+    assert code == 403 and answer["error"]["code"] == "not_assigned"
+    code, row = site.call("POST", who, "/api/v1/inspections", inspection)
+    assert code == 201 and row["sig_id"] is not None, row
+    assert [i["id"] for i in site.call("GET", None, "/api/v1/inspections")[1]] == [row["id"]]
+    assert verify(site.store, None).ok

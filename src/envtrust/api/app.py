@@ -678,7 +678,7 @@ def create_app(
     install_mark_routes(app, store)
     from .oversight import install_oversight_routes
 
-    install_oversight_routes(app, store)
+    install_oversight_routes(app, store, log_verifier=log_verifier, witnesses=witnesses)
     from ..web import install_pages  # pages share the data routes' accounts and sessions
 
     install_pages(app, store, log_verifier=log_verifier)

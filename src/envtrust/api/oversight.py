@@ -1,4 +1,5 @@
-"""Oversight through the API (issue 7): the interference register (``/api/v1/interference…``).
+"""Oversight through the API (issue 7): the interference register (``/api/v1/interference…``), double-random
+draws (``/api/v1/draws…``: public to read, as their results are published — 双随机、一公开) and inspections.
 
 Records and their events are signed by the caller, as laboratory steps are (``passphrase`` of the caller's sealed
 key, or ``"prepare": true`` → sign offline → ``signed_note``).  Who reads a record is decided by
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Response
@@ -20,6 +22,7 @@ from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.identity import Principal
+from ..workflow.inspection import Draws
 from ..workflow.interference import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, Attachment, Interference
 from .app import API_PREFIX, MAX_INT, ApiError, ErrorResponse
 from .data import Caller
@@ -34,7 +37,7 @@ _TEXT = {
     404: "Not found (or not the caller's to read)",
     409: "The record is concluded",
     413: "An attachment is too large",
-    422: "Dated in the future",
+    422: "Refused by the rules: dated in the future, a malformed draw or reveal",
     429: "Too many wrong signing passphrases",
 }
 _B64_MAX = (MAX_ATTACHMENT_BYTES + 2) // 3 * 4
@@ -74,9 +77,60 @@ class EventIn(Signing):
     note: str = Field("", max_length=4000)
 
 
-def install_oversight_routes(app: FastAPI, store: Store) -> None:
+class Conflict(BaseModel):
+    inspector: str = Field(min_length=1, max_length=64)
+    target: str = Field(min_length=1, max_length=120)
+
+
+class GivenTarget(BaseModel):
+    id: str = Field(min_length=1, max_length=120)
+    region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
+    weight: int = Field(1, ge=1, le=50)
+
+
+class DrawIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    target_kind: Literal["point", "enterprise", "institution"] = "point"
+    region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
+    targets: int = Field(ge=1, le=10000, description="How many targets to draw.")
+    inspectors_per_target: int = Field(2, ge=0, le=20)
+    same_region_allowed: bool = False
+    max_per_inspector: int | None = Field(None, ge=1, le=10000)
+    recent_days: int = Field(
+        365, ge=0, le=3650, description="Exclude targets inspected within this many days."
+    )
+    beacon_source: str = Field("", max_length=500)
+    conflicts: list[Conflict] = Field([], max_length=1000)
+    given: list[GivenTarget] = Field(
+        [], max_length=10000, description="The targets, for `institution` draws."
+    )
+
+
+class RevealIn(BaseModel):
+    beacon_value: str = Field("", max_length=500)
+
+
+class InspectionIn(Signing):
+    target: str = Field(min_length=1, max_length=120)
+    inspected_at: str = Field(min_length=1, max_length=40, description="ISO 8601; no offset: China time.")
+    outcome: Literal["compliant", "problems", "fraud"]
+    summary: str = Field(min_length=1, max_length=4000)
+    draw_id: int | None = Field(None, ge=1, le=MAX_INT)
+    inspectors: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field([], max_length=20)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
+
+
+def install_oversight_routes(
+    app: FastAPI, store: Store, *, log_verifier: Any, witnesses: Sequence[Any] = ()
+) -> None:
+    def origin() -> str:
+        return os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin
+
     def register() -> Interference:
-        return Interference(store, origin=os.environ.get("ENVTRUST_ORIGIN") or load_settings().origin)
+        return Interference(store, origin=origin())
+
+    def draws() -> Draws:
+        return Draws(store, origin=origin())
 
     def account(who: Principal) -> str:
         if who.is_public:
@@ -203,7 +257,7 @@ def install_oversight_routes(app: FastAPI, store: Store) -> None:
         status_code=201,
         summary="A signed step of the escalation trail: reported (to whom), received, investigating, concluded "
         "(discipline accounts), comment",
-        responses=_errors(400, 401, 403, 404, 409, 429),
+        responses=_errors(400, 401, 403, 404, 409, 422, 429),
     )
     def interference_event(
         who: Caller, record_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: EventIn
@@ -217,6 +271,101 @@ def install_oversight_routes(app: FastAPI, store: Store) -> None:
                 to_whom=body.to_whom,
                 username=username,
                 signed=body.signed(),
+            )
+        )
+
+    # -- draws and inspections ------------------------------------------------------------------------------
+    @app.get(
+        f"{API_PREFIX}/draws",
+        tags=["oversight"],
+        summary="Every double-random draw (public): pools with weights and exclusions, rules, commitment, and once "
+        "revealed the beacon value, the selection and the inspections",
+    )
+    def list_draws() -> list[dict[str, Any]]:
+        return draws().listing()
+
+    @app.post(
+        f"{API_PREFIX}/draws",
+        tags=["oversight"],
+        status_code=201,
+        summary="Create a draw: the pools, rules and commitment are ledgered now; the secret is kept for the reveal",
+        responses=_errors(400, 401, 403, 409, 422),
+    )
+    def create_draw(who: Caller, body: DrawIn) -> dict[str, Any]:
+        username = account(who)
+        conflicts: dict[str, list[str]] = {}
+        for c in body.conflicts:
+            conflicts.setdefault(c.inspector, []).append(c.target)
+        row = draws().create(username=username, title=body.title, target_kind=body.target_kind, region=body.region,
+                             targets=body.targets, inspectors_per_target=body.inspectors_per_target,
+                             same_region_allowed=body.same_region_allowed, max_per_inspector=body.max_per_inspector,
+                             recent_days=body.recent_days, beacon_source=body.beacon_source, conflicts=conflicts,
+                             given=[g.model_dump() for g in body.given])  # fmt: skip
+        return draws().record_of(int(row["id"]))
+
+    @app.get(
+        f"{API_PREFIX}/draws/{{draw_id}}",
+        tags=["oversight"],
+        summary="A draw's public record (envtrust-draw/v1), from which anyone recomputes the selection",
+        responses=_errors(404),
+    )
+    def show_draw(draw_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict[str, Any]:
+        return draws().record_of(draw_id)
+
+    @app.post(
+        f"{API_PREFIX}/draws/{{draw_id}}/reveal",
+        tags=["oversight"],
+        status_code=201,
+        summary="Reveal the secret with the beacon's published value: the selection follows, ledgered (once)",
+        responses=_errors(400, 401, 403, 404, 409, 422),
+    )
+    def reveal_draw(
+        who: Caller, draw_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: RevealIn
+    ) -> dict[str, Any]:
+        draws().reveal(draw_id, username=account(who), beacon_value=body.beacon_value)
+        return draws().record_of(draw_id)
+
+    @app.get(
+        f"{API_PREFIX}/draws/{{draw_id}}/export",
+        tags=["oversight"],
+        summary="The draw's record with proof bundles of its creation and reveal entries (envtrust-draw-export/v1), "
+        "for `envtrust draw verify` offline",
+        responses=_errors(404, 409),
+    )
+    def export_draw(draw_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict[str, Any]:
+        return draws().export(draw_id, log_verifier=log_verifier, witness_verifiers=witnesses)
+
+    @app.get(
+        f"{API_PREFIX}/inspections",
+        tags=["oversight"],
+        summary="Every inspection result (public, as double-random results are published), newest first",
+    )
+    def list_inspections() -> list[dict[str, Any]]:
+        return list(reversed(store.quality_rows("inspections")))
+
+    @app.post(
+        f"{API_PREFIX}/inspections",
+        tags=["oversight"],
+        status_code=201,
+        summary="Record an inspection's result, signed by the inspector (one drawn for the target, for a draw)",
+        responses=_errors(400, 401, 403, 404, 409, 422, 429),
+    )
+    def record_inspection(who: Caller, body: InspectionIn) -> Any:
+        username = account(who)
+        at = parse_iso_time(body.inspected_at, "Asia/Shanghai")
+        if at is None:
+            raise ApiError(400, "bad_time", f"`inspected_at` is not an ISO 8601 time: {body.inspected_at!r}")
+        return signed_step(
+            lambda: draws().inspect(
+                username=username,
+                signed=body.signed(),
+                target=body.target,
+                inspected_at=at,
+                outcome=body.outcome,
+                summary=body.summary,
+                draw_id=body.draw_id,
+                inspectors=body.inspectors,
+                evidence=body.evidence,
             )
         )
 
