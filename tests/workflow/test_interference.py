@@ -110,6 +110,24 @@ def test_a_record_is_signed_ledgered_and_read_only_by_the_right_people(
         with pytest.raises(RecordError):
             register.attachment(int(row["id"]), att["id"], name)  # type: ignore[arg-type]
     assert register.visible(None) == []  # the public
+
+    # the ledger is public: its entries prove the record exists and never changed, without saying what it says
+    import json
+
+    from envtrust.ledger.entries import sealed_digest
+
+    for ref in (f"interference/{row['id']}", f"signatures/{row['sig_id']}", f"attachments/{att['id']}"):
+        kind, _, data = store.entry(store.entry_index(ref))  # type: ignore[arg-type,misc]
+        text = data.decode()
+        assert "张某" not in text and "station" not in text and "录音" not in text and '"sealed"' in text, ref
+    entry = json.loads(store.entry(store.entry_index(f"interference/{row['id']}"))[2])  # type: ignore[arg-type,index]
+    assert set(entry) == {"type", "id", "region", "at_us", "sealed"} and entry["region"] == "210102"
+    # shown the record and its salt, a discipline body checks it against the public entry
+    full = store.quality_rows("interference", id=row["id"])[0]
+    hidden = {k: (json.loads(v) if k in ("touches", "attachments") else v) for k, v in full.items()
+              if k not in ("id", "region", "at_us", "salt")}  # fmt: skip
+    assert sealed_digest(full["salt"], hidden) == entry["sealed"]
+    assert sealed_digest(full["salt"], {**hidden, "actor_name": "王某"}) != entry["sealed"]
     assert verify(store, None).ok
 
 

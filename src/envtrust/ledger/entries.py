@@ -179,6 +179,50 @@ def record_entry(
     return entry
 
 
+def sealed_entry(
+    kind: str, public: tuple[str, ...], json_columns: tuple[str, ...] = ()
+) -> Callable[[Mapping[str, Any]], bytes]:
+    """The entry function of a confidential record table: the ``public`` columns in clear and ``sealed``, the
+    SHA-256 (hex) of the row's random ``salt`` followed by the canonical JSON of every other column (``json_columns``
+    parsed).  The public ledger then proves that the record exists, when, and that it was never changed, without
+    showing its content; whoever is shown the content and the salt (a discipline body, a court) checks it against
+    the entry."""
+
+    def entry(row: Mapping[str, Any]) -> bytes:
+        obj: dict[str, Any] = {"type": kind}
+        hidden: dict[str, Any] = {}
+        for name, value in row.items():
+            if name == "salt":
+                continue
+            v = json.loads(value) if name in json_columns and value is not None else value
+            if name in public:
+                obj[name] = v
+            elif isinstance(v, bytes | bytearray | memoryview):
+                hidden[name] = hashlib.sha256(bytes(v)).hexdigest()
+            else:
+                hidden[name] = v
+        obj["sealed"] = sealed_digest(str(row["salt"]), hidden)
+        return canonical(obj)
+
+    entry.__doc__ = f"The entry of a ``{kind}`` record: {', '.join(public)} in clear, the rest sealed."
+    return entry
+
+
+def sealed_digest(salt_hex: str, hidden: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the salt's bytes followed by the canonical JSON of the hidden columns."""
+    return hashlib.sha256(bytes.fromhex(salt_hex) + canonical(dict(hidden))).hexdigest()
+
+
+_SIGNATURE_CLEAR = record_entry("person.signature", omit_none=("salt",))
+_SIGNATURE_SEALED = sealed_entry("person.signature", ("id", "act", "at_us"))
+
+
+def signature_entry(row: Mapping[str, Any]) -> bytes:
+    """The entry of a personal signature: in clear, or sealed (who signed and the statement hidden) when the row has
+    a salt — the signatures of confidential acts (the interference register, complaints)."""
+    return _SIGNATURE_SEALED(row) if row.get("salt") is not None else _SIGNATURE_CLEAR(row)
+
+
 # state tables whose every row is recorded by one entry: table -> (entry type, entry of a row)
 STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "amendments": ("reading.amendment", amendment_entry),
@@ -194,7 +238,7 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "maintenance": ("qa.maintenance", record_entry("qa.maintenance", ("detail",), omit_none=("sig_id",))),
     "person_keys": ("person.key", record_entry("person.key", exclude=("sealed",))),
     "person_key_events": ("person.key_event", record_entry("person.key_event")),
-    "signatures": ("person.signature", record_entry("person.signature")),
+    "signatures": ("person.signature", signature_entry),
     "lab_functions": ("lab.function", record_entry("lab.function")),
     "samples": ("lab.sample", record_entry("lab.sample")),
     "custody_events": ("lab.custody", record_entry("lab.custody")),
@@ -204,9 +248,15 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "reports": ("lab.report", record_entry("lab.report", ("analysis_ids",))),
     "data_marks": ("mark.data", record_entry("mark.data", ("pollutants",))),
     "mark_events": ("mark.event", record_entry("mark.event")),
-    "attachments": ("attachment", record_entry("attachment", exclude=("data",))),
-    "interference": ("interference.record", record_entry("interference.record", ("touches", "attachments"))),
-    "interference_events": ("interference.event", record_entry("interference.event")),
+    "attachments": ("attachment", sealed_entry("attachment", ("id", "at_us"))),
+    "interference": (
+        "interference.record",
+        sealed_entry("interference.record", ("id", "region", "at_us"), ("touches", "attachments")),
+    ),
+    "interference_events": (
+        "interference.event",
+        sealed_entry("interference.event", ("id", "interference_id", "action", "at_us")),
+    ),
     "draws": ("draw.created", record_entry("draw.created", ("rules", "targets", "inspectors"))),
     "draw_reveals": ("draw.revealed", record_entry("draw.revealed", ("selection",))),
     "inspections": ("inspection.record", record_entry("inspection.record", ("inspectors", "evidence"))),

@@ -494,6 +494,7 @@ signatures = Table(
     Column("act", Text, nullable=False),  # the entry type signed for
     Column("note", Text, nullable=False),  # the signed note: statement text and signature line
     Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text),  # confidential acts only (revision 0013): the entry is sealed (ledger.entries)
 )
 
 # the laboratory chain: functions of people, samples, custody, analyses, reviews, retractions, reports
@@ -639,6 +640,7 @@ attachments = Table(
     Column("data", LargeBinary, nullable=False),  # never in the ledger; `envtrust verify` checks its SHA-256
     Column("uploaded_by", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),  # the entry is sealed: its name and uploader are not public
 )
 
 # the interference register (干预留痕, clause 六)
@@ -663,6 +665,7 @@ interference = Table(
     Column("recorder_role", Text, nullable=False),
     Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),  # the entry shows id, region and time; the rest is sealed
     Index("ix_interference_region", "region"),
 )
 
@@ -678,6 +681,7 @@ interference_events = Table(
     Column("role", Text, nullable=False),
     Column("sig_id", Integer, ForeignKey("signatures.id"), nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),
 )
 
 # double-random draws (双随机, clause 十三): the creation (pool, rules, commitment) is ledgered before the reveal

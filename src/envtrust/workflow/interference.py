@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ def store_attachments(tx: Any, files: Sequence[Attachment], username: str) -> li
                 "data": f.data,
                 "uploaded_by": username,
                 "at_us": _now_us(),
+                "salt": secrets.token_hex(32),
             },
         )
         out.append(
@@ -198,7 +200,7 @@ class Interference:
             files = store_attachments(tx, attachments, username)
             subject = {**fields, "attachments": [{"sha256": f["sha256"], "name": f["name"]} for f in files]}
             sig = self.signer.sign_in(
-                tx, username, "interference.record", account["role"], subject, [], signed
+                tx, username, "interference.record", account["role"], subject, [], signed, sealed=True
             )
             row = tx.record(
                 "interference",
@@ -210,6 +212,7 @@ class Interference:
                     "recorder_role": account["role"],
                     "sig_id": sig["id"],
                     "at_us": _now_us(),
+                    "salt": secrets.token_hex(32),
                 },
             )
             tx.finish()
@@ -261,7 +264,7 @@ class Interference:
                 }
             ]
             sig = self.signer.sign_in(
-                tx, username, "interference.event", account["role"], subject, refs, signed
+                tx, username, "interference.event", account["role"], subject, refs, signed, sealed=True
             )
             out = tx.record(
                 "interference_events",
@@ -274,6 +277,7 @@ class Interference:
                     "role": account["role"],
                     "sig_id": sig["id"],
                     "at_us": _now_us(),
+                    "salt": secrets.token_hex(32),
                 },
             )
             tx.finish()

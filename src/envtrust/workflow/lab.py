@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -285,8 +286,10 @@ class Lab:
         refs: list[dict[str, Any]],
         signed: Signed,
         at: int | None = None,
+        sealed: bool = False,
     ) -> dict[str, Any]:
-        """Check the signature of ``username`` over exactly this act and record it (a ``person.signature``)."""
+        """Check the signature of ``username`` over exactly this act and record it (a ``person.signature``;
+        ``sealed``: a confidential act, whose entry shows neither the signer nor the statement)."""
         account = self._account(username)
         if account["role"] == "admin":
             raise RecordError("forbidden", "管理员不能签署 | an administrator signs nothing", status=403)
@@ -374,6 +377,7 @@ class Lab:
                 "act": act,
                 "note": note,
                 "at_us": _now_us(),
+                "salt": secrets.token_hex(32) if sealed else None,
             },
         )
 

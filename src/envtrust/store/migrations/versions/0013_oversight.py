@@ -4,8 +4,10 @@ Revision ID: 0013
 Revises: 0012
 
 Insert-only tables, every row one ledger entry (issue 7, decision 0014), except ``draw_secrets`` (a draw's secret
-until it is revealed).  On both backends the ledgered tables refuse UPDATE and DELETE by trigger: a record can only
-be changed by someone who drops the trigger first, and ``envtrust verify`` then finds the change.
+until it is revealed).  The entries of confidential records (interference, attachments, and the signatures of
+confidential acts: ``signatures.salt``) are sealed: the public ledger shows that they exist, not what they say.
+On both backends the ledgered tables refuse UPDATE and DELETE by trigger: a record can only be changed by someone
+who drops the trigger first, and ``envtrust verify`` then finds the change.
 """
 
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("uploaded_by", sa.Text(), nullable=False),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.Column("salt", sa.Text(), nullable=False),
     )
     op.create_table(
         "interference",
@@ -47,6 +50,7 @@ def upgrade() -> None:
         sa.Column("recorder_role", sa.Text(), nullable=False),
         sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.Column("salt", sa.Text(), nullable=False),
     )
     op.create_index("ix_interference_region", "interference", ["region"])
     op.create_table(
@@ -60,6 +64,7 @@ def upgrade() -> None:
         sa.Column("role", sa.Text(), nullable=False),
         sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.Column("salt", sa.Text(), nullable=False),
     )
     op.create_table(
         "draws",
@@ -106,6 +111,7 @@ def upgrade() -> None:
         sa.Column("sig_id", sa.Integer(), sa.ForeignKey("signatures.id"), nullable=False),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
     )
+    op.add_column("signatures", sa.Column("salt", sa.Text()))  # confidential acts: a sealed entry
     insert_only(INSERT_ONLY)
 
 
@@ -139,3 +145,5 @@ def downgrade() -> None:
         op.drop_table(t)  # its triggers go with it
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS envtrust_insert_only()")
+    with op.batch_alter_table("signatures") as batch:
+        batch.drop_column("salt")
