@@ -257,6 +257,14 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
         "interference.event",
         sealed_entry("interference.event", ("id", "interference_id", "action", "at_us")),
     ),
+    "complaints": (
+        "complaint.received",
+        sealed_entry("complaint.received", ("id", "channel", "region", "at_us"), ("attachments",)),
+    ),
+    "complaint_events": (
+        "complaint.event",
+        sealed_entry("complaint.event", ("id", "complaint_id", "action", "at_us"), ("links",)),
+    ),
     "draws": ("draw.created", record_entry("draw.created", ("rules", "targets", "inspectors"))),
     "draw_reveals": ("draw.revealed", record_entry("draw.revealed", ("selection",))),
     "inspections": ("inspection.record", record_entry("inspection.record", ("inspectors", "evidence"))),

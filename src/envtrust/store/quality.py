@@ -38,6 +38,8 @@ QUALITY_TABLES = (
     "draws",
     "draw_reveals",
     "inspections",
+    "complaints",
+    "complaint_events",
 )
 
 

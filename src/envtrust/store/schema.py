@@ -738,6 +738,46 @@ inspections = Table(
     Column("at_us", BigInteger, nullable=False),
 )
 
+# complaints from the public (clause 十六): sealed entries (the complainant and the content are not public)
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code_sha256", Text, nullable=False, unique=True),  # of the tracking code the complainant keeps
+    Column("channel", Text, nullable=False),  # web phone wechat letter visit
+    Column("intake_by", Text, nullable=False),  # the staff account that took it ("" for the public web form)
+    Column("region", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("lat", Text),  # decimal degrees as written
+    Column("lon", Text),
+    Column("mn", Text),  # the point it concerns, when known
+    Column("subject", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("contact_name", Text, nullable=False),  # may be empty: anonymous
+    Column("contact_phone", Text, nullable=False),
+    Column("attachments", Text, nullable=False),  # JSON [{id, sha256, name, media_type, size}]
+    Column("accept_due", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),
+    Index("ix_complaints_region", "region"),
+)
+
+complaint_events = Table(
+    "complaint_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("complaint_id", Integer, ForeignKey("complaints.id"), nullable=False),
+    Column("action", Text, nullable=False),  # accepted assigned linked replied resolved rejected comment
+    Column("note", Text, nullable=False),  # internal
+    Column("reply", Text, nullable=False),  # what the complainant reads with the code
+    Column("links", Text, nullable=False),  # JSON list of record references
+    Column("assignee", Text, nullable=False),
+    Column("due", BigInteger),  # the resolution deadline set by accepting
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 
