@@ -88,6 +88,9 @@ class RecordError(EnvtrustError):
             "bad_who",
             "missing",
             "bad_pair",
+            "bad_ref",
+            "bad_region",
+            "bad_coordinate",
         }
     )
 

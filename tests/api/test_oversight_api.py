@@ -184,3 +184,38 @@ def test_a_draw_through_the_api_read_by_the_public(site: Env, tmp_path: Any) -> 
     assert code == 201 and row["sig_id"] is not None, row
     assert [i["id"] for i in site.call("GET", None, "/api/v1/inspections")[1]] == [row["id"]]
     assert verify(site.store, None).ok
+
+
+def test_a_complaint_through_the_api_followed_with_its_code(site: Env) -> None:
+    form = {"subject": "夜间冒黑烟", "description": "烟囱冒黑烟", "location": "和平区", "mn": P1,
+            "contact_phone": "13800000000"}  # fmt: skip
+    code, filed = site.call("POST", None, "/api/v1/complaints", form)  # the public, no account
+    assert code == 201 and filed["tracking_code"] and filed["track"].endswith(filed["tracking_code"]), filed
+    code, answer = site.call("POST", None, "/api/v1/complaints", {**form, "channel": "phone"})
+    assert code == 403 and answer["error"]["code"] == "forbidden"
+    tracked = site.call("GET", None, filed["track"])[1]
+    assert tracked["state"] == "received" and tracked["steps"] == []
+    assert site.call("GET", None, "/api/v1/complaints/track/AAAA-BBBB-CCCC-DDDD")[0] == 404
+    cid = filed["id"]
+    for who, status in (("heping", 200), ("city", 200), ("shenhe", 404), ("ent1", 404), ("admin", 404),
+                        ("lab", 404)):  # fmt: skip
+        assert site.call("GET", who, f"/api/v1/complaints/{cid}")[0] == status, who
+    assert site.call("GET", None, "/api/v1/complaints")[0] == 401
+    assert site.call("GET", "ent1", "/api/v1/complaints")[1] == []
+    step = {"action": "accepted", "note": "转执法"}
+    assert site.call("POST", "shenhe", f"/api/v1/complaints/{cid}/events", step)[0] == 404
+    assert site.call("POST", "heping", f"/api/v1/complaints/{cid}/events", step)[0] == 201
+    assert site.call("POST", "heping", f"/api/v1/complaints/{cid}/events", step)[0] == 409
+    done = {"action": "resolved", "reply": "已责令整改", "note": "内部备注"}
+    assert site.call("POST", "heping", f"/api/v1/complaints/{cid}/events", done)[0] == 201
+    tracked = site.call("GET", None, filed["track"])[1]
+    assert tracked["state"] == "resolved" and tracked["steps"][-1]["reply"] == "已责令整改"
+    assert "内部备注" not in str(tracked)
+    shown = site.call("GET", "city", f"/api/v1/complaints/{cid}")[1]
+    assert shown["contact_phone"] == "13800000000" and shown["state"] == "resolved"
+    # staff take phone complaints
+    code, filed = site.call("POST", "heping", "/api/v1/complaints", {**form, "channel": "phone"})
+    assert (
+        code == 201
+        and site.call("GET", "heping", f"/api/v1/complaints/{filed['id']}")[1]["intake_by"] == "heping"
+    )

@@ -12,15 +12,18 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
+from ..workflow.complaints import Complaints
 from ..workflow.identity import Principal
 from ..workflow.inspection import Draws
 from ..workflow.interference import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, Attachment, Interference
@@ -120,6 +123,65 @@ class InspectionIn(Signing):
     evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
 
 
+class ComplaintIn(BaseModel):
+    channel: Literal["web", "phone", "wechat", "letter", "visit"] = Field(
+        "web", description="`web` for the public form; the others are entered by staff."
+    )
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=8000)
+    location: str = Field(min_length=1, max_length=500)
+    region: str = Field("", max_length=12, pattern=r"^[0-9]*$", description="Division code; or give `mn`.")
+    mn: str | None = Field(None, max_length=64, description="The monitoring point it concerns, when known.")
+    lat: str | None = Field(None, max_length=16)
+    lon: str | None = Field(None, max_length=16)
+    contact_name: str = Field("", max_length=100, description="Empty: anonymous.")
+    contact_phone: str = Field("", max_length=40)
+    attachments: list[AttachmentIn] = Field([], max_length=MAX_ATTACHMENTS)
+
+
+class ComplaintStepIn(BaseModel):
+    action: Literal["accepted", "assigned", "linked", "replied", "resolved", "rejected", "comment"]
+    note: str = Field("", max_length=4000, description="Internal: never shown to the complainant.")
+    reply: str = Field("", max_length=4000, description="What the complainant reads with the tracking code.")
+    assignee: str = Field("", max_length=64)
+    links: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        [], max_length=100, description="`points/MN`, `alarms/12`, `inspections/3` …"
+    )
+
+
+def _files(attachments: Sequence[AttachmentIn]) -> list[Attachment]:
+    files = []
+    for i, a in enumerate(attachments):
+        try:
+            data = base64.b64decode(a.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(400, "bad_attachment", f"attachments[{i}]: not base64") from None
+        files.append(Attachment(a.name, a.media_type, data))
+    return files
+
+
+class _PerClient:
+    """At most ``limit`` public complaints per client address per hour (spam; staff are not limited)."""
+
+    def __init__(self, limit: int = 20, window_s: float = 3600.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self.seen: dict[str, list[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.seen.get(client, []) if now - t < self.window_s]
+            if len(recent) >= self.limit:
+                self.seen[client] = recent
+                return False
+            self.seen[client] = [*recent, now]
+            if len(self.seen) > 10000:  # forget the oldest clients
+                for key in list(self.seen)[:5000]:
+                    del self.seen[key]
+            return True
+
+
 def install_oversight_routes(
     app: FastAPI, store: Store, *, log_verifier: Any, witnesses: Sequence[Any] = ()
 ) -> None:
@@ -131,6 +193,8 @@ def install_oversight_routes(
 
     def draws() -> Draws:
         return Draws(store, origin=origin())
+
+    complaints_limit = _PerClient()
 
     def account(who: Principal) -> str:
         if who.is_public:
@@ -151,13 +215,7 @@ def install_oversight_routes(
         at = parse_iso_time(body.occurred_at, "Asia/Shanghai")
         if at is None:
             raise ApiError(400, "bad_time", f"`occurred_at` is not an ISO 8601 time: {body.occurred_at!r}")
-        files = []
-        for i, a in enumerate(body.attachments):
-            try:
-                data = base64.b64decode(a.content_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiError(400, "bad_attachment", f"attachments[{i}]: not base64") from None
-            files.append(Attachment(a.name, a.media_type, data))
+        files = _files(body.attachments)
 
         def step() -> Any:
             row = register().record(
@@ -368,6 +426,67 @@ def install_oversight_routes(
                 evidence=body.evidence,
             )
         )
+
+    # -- complaints ------------------------------------------------------------------------------------------
+    @app.post(
+        f"{API_PREFIX}/complaints",
+        tags=["oversight"],
+        status_code=201,
+        summary="File a complaint (the public: the web form; staff: phone, WeChat, letter, visit); answers the "
+        "tracking code, shown once",
+        responses=_errors(400, 403, 404, 413, 422, 429),
+    )
+    def file_complaint(request: Request, who: Caller, body: ComplaintIn) -> dict[str, Any]:
+        staff = None if who.is_public else who.username
+        if staff is None and not complaints_limit.allow(request.client.host if request.client else "?"):
+            raise ApiError(429, "too_many", "too many complaints from this address; try again in an hour")
+        row, code = Complaints(store).file(
+            channel=body.channel, subject=body.subject, description=body.description, location=body.location,
+            region=body.region, mn=body.mn, lat=body.lat, lon=body.lon, contact_name=body.contact_name,
+            contact_phone=body.contact_phone, attachments=_files(body.attachments), intake_by=staff,
+        )  # fmt: skip
+        return {"id": row["id"], "tracking_code": code, "accept_due": row["accept_due"],
+                "track": f"{API_PREFIX}/complaints/track/{code}"}  # fmt: skip
+
+    @app.get(
+        f"{API_PREFIX}/complaints/track/{{code}}",
+        tags=["oversight"],
+        summary="What the complainant follows with the tracking code, without an account: state, deadline, replies",
+        responses=_errors(404),
+    )
+    def track_complaint(code: Annotated[str, Path(max_length=40)]) -> dict[str, Any]:
+        return Complaints(store).track(code)
+
+    @app.get(
+        f"{API_PREFIX}/complaints",
+        tags=["oversight"],
+        summary="The complaints of the caller's region (regulators and inspectors), newest first, with deadlines",
+        responses=_errors(401),
+    )
+    def list_complaints(who: Caller) -> list[dict[str, Any]]:
+        return Complaints(store).visible(account(who))
+
+    @app.get(
+        f"{API_PREFIX}/complaints/{{complaint_id}}",
+        tags=["oversight"],
+        summary="One complaint with its steps, for the staff of its region",
+        responses=_errors(401, 404),
+    )
+    def show_complaint(who: Caller, complaint_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict[str, Any]:
+        return Complaints(store).show(complaint_id, account(who))
+
+    @app.post(
+        f"{API_PREFIX}/complaints/{{complaint_id}}/events",
+        tags=["oversight"],
+        status_code=201,
+        summary="A step of the handling: accepted, assigned, linked, replied, resolved, rejected, comment",
+        responses=_errors(400, 401, 404, 409, 422),
+    )
+    def complaint_step(
+        who: Caller, complaint_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: ComplaintStepIn
+    ) -> dict[str, Any]:
+        return Complaints(store).step(complaint_id, action=body.action, username=account(who), note=body.note,
+                                      reply=body.reply, assignee=body.assignee, links=body.links)  # fmt: skip
 
 
 def _quote(name: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import RecordError
 from ..store import Store
-from .interference import Attachment, store_attachments
+from .interference import Attachment, store_attachments, text_field
 
 __all__ = ["ACTIONS", "CHANNELS", "Complaints", "new_code"]
 
@@ -55,15 +55,6 @@ def new_code() -> str:
 def _code_hash(code: str) -> str:
     normal = re.sub(r"[^A-Z0-9]", "", code.upper())
     return hashlib.sha256(normal.encode()).hexdigest()
-
-
-def _text(value: str, what: str, limit: int, *, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise RecordError("missing", f"须填写{what} | {what} is required")
-    if len(value) > limit:
-        raise RecordError("too_long", f"{what}过长（最多 {limit} 字）| {what}: at most {limit} characters")
-    return value
 
 
 class Complaints:
@@ -129,14 +120,18 @@ class Complaints:
                     "channel": channel,
                     "intake_by": intake_by or "",
                     "region": region,
-                    "location": _text(location, "地点", 500),
+                    "location": text_field(location, "地点|the place", limit=500),
                     "lat": lat or None,
                     "lon": lon or None,
                     "mn": mn or None,
-                    "subject": _text(subject, "标题", 200),
-                    "description": _text(description, "内容", 8000),
-                    "contact_name": _text(contact_name, "联系人", 100, required=False),
-                    "contact_phone": _text(contact_phone, "联系电话", 40, required=False),
+                    "subject": text_field(subject, "标题|a subject", limit=200),
+                    "description": text_field(description, "内容|what happened", limit=8000),
+                    "contact_name": text_field(
+                        contact_name, "联系人|a contact name", limit=100, required=False
+                    ),
+                    "contact_phone": text_field(
+                        contact_phone, "联系电话|a contact phone", limit=40, required=False
+                    ),
                     "attachments": json.dumps(files, ensure_ascii=False, sort_keys=True),
                     "accept_due": int(now + ACCEPT_DAYS * 86400),
                     "at_us": _now_us(),
@@ -203,9 +198,9 @@ class Complaints:
                     "bad_assignee", f"{assignee!r} 不能办理该投诉 | cannot handle this complaint"
                 )
         if action in ("replied", "resolved", "rejected"):
-            reply = _text(reply, "答复", 4000)
+            reply = text_field(reply, "答复|a reply", limit=4000)
         if action in ("rejected", "comment"):
-            note = _text(note or reply, "说明", 4000)
+            note = text_field(note or reply, "说明|a note", limit=4000)
         now = self.clock()
         with self.store.quality_tx() as tx:
             events = tx.rows("complaint_events", complaint_id=complaint_id)
@@ -221,7 +216,7 @@ class Complaints:
                 {
                     "complaint_id": complaint_id,
                     "action": action,
-                    "note": _text(note, "说明", 4000, required=False),
+                    "note": text_field(note, "说明|a note", limit=4000, required=False),
                     "reply": reply,
                     "links": json.dumps(sorted(set(links))),
                     "assignee": assignee if action == "assigned" else "",

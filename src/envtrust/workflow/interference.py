@@ -37,6 +37,7 @@ __all__ = [
     "Interference",
     "may_read",
     "store_attachments",
+    "text_field",
 ]
 
 MEANS = ("written_instruction", "letter", "spoken", "hint", "other")
@@ -116,12 +117,14 @@ def may_read(account: Mapping[str, Any] | None, row: Mapping[str, Any]) -> bool:
     return False
 
 
-def _text(value: str, what: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+def text_field(value: str, what: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+    """``value`` stripped; refused when required and empty, or longer than ``limit``.  ``what`` is "中文|English"."""
+    zh, _, en = what.partition("|")
     value = (value or "").strip()
     if required and not value:
-        raise RecordError("missing", f"须填写{what} | {what} is required")
+        raise RecordError("missing", f"须填写{zh} | {en} is required")
     if len(value) > limit:
-        raise RecordError("too_long", f"{what}过长（最多 {limit} 字）| {what}: at most {limit} characters")
+        raise RecordError("too_long", f"{zh}过长（最多 {limit} 字）| {en}: at most {limit} characters")
     return value
 
 
@@ -182,18 +185,18 @@ class Interference:
         touches = {
             "mns": sorted(set(mns)),
             "records": sorted(set(records)),
-            "other": _text(other, "其他", required=False),
+            "other": text_field(other, "其他|other data", required=False),
         }
         if not (touches["mns"] or touches["records"] or touches["other"]):
             raise RecordError("missing", "须说明涉及的数据或站点 | say which data or station it touched")
         fields = {
             "region": region,
             "occurred_at": int(occurred_at),
-            "actor_name": _text(actor_name, "干预人", limit=200),
-            "actor_role": _text(actor_role, "干预人职务", limit=200),
-            "actor_org": _text(actor_org, "干预人单位", required=False, limit=200),
+            "actor_name": text_field(actor_name, "干预人|who interfered", limit=200),
+            "actor_role": text_field(actor_role, "干预人职务|their position", limit=200),
+            "actor_org": text_field(actor_org, "干预人单位|their organisation", required=False, limit=200),
             "means": means,
-            "request": _text(request, "干预内容"),
+            "request": text_field(request, "干预内容|what was asked"),
             "touches": touches,
         }
         with self.store.quality_tx() as tx:
@@ -247,10 +250,10 @@ class Interference:
                 status=403,
             )
         if action == "reported":
-            to_whom = _text(to_whom, "报送对象", limit=200)
+            to_whom = text_field(to_whom, "报送对象|to whom it was reported", limit=200)
         else:
-            to_whom = _text(to_whom, "报送对象", required=False, limit=200)
-        note = _text(note, "说明", required=action in ("comment", "concluded"))
+            to_whom = text_field(to_whom, "报送对象|to whom it was reported", required=False, limit=200)
+        note = text_field(note, "说明|a note", required=action in ("comment", "concluded"))
         with self.store.quality_tx() as tx:
             events = tx.rows("interference_events", interference_id=record_id)
             if any(e["action"] == "concluded" for e in events) and action != "comment":
