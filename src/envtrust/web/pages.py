@@ -1147,19 +1147,18 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
 
     # ------------------------------------------------------------------------------------------ laboratory & co
     from .lab_pages import PageKit, install_lab_pages
+    from .oversight_pages import install_oversight_pages
 
-    install_lab_pages(
-        app,
-        store,
-        PageKit(
-            render=render,
-            need_login=need_login,
-            user_of=user_of,
-            lang_of=lang_of,
-            check_csrf=check_csrf,
-            log_verifier=log_verifier,
-        ),
+    kit = PageKit(
+        render=render,
+        need_login=need_login,
+        user_of=user_of,
+        lang_of=lang_of,
+        check_csrf=check_csrf,
+        log_verifier=log_verifier,
     )
+    install_lab_pages(app, store, kit)
+    install_oversight_pages(app, store, kit)  # the interference register (干预留痕)
 
 
 class _Redirect(Exception):
