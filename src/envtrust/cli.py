@@ -1285,7 +1285,7 @@ def demo(
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
-from .cli_oversight import draw_app, inspection_app, interference_app  # noqa: E402
+from .cli_oversight import complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
 from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
@@ -1296,6 +1296,7 @@ app.add_typer(marks_app, name="marks")
 app.add_typer(interference_app, name="interference")
 app.add_typer(draw_app, name="draw")
 app.add_typer(inspection_app, name="inspection")
+app.add_typer(complaints_app, name="complaints")
 app.command()(trace)
 keys_app.add_typer(person_app, name="person")
 app.command()(recheck)

@@ -482,3 +482,117 @@ def inspection_list(
         table.add_row(str(r["id"]), str(r["draw_id"] or ""), escape(r["target"]), _local(r["inspected_at"]),
                       r["outcome"], escape(", ".join(json.loads(r["inspectors"]))), escape(r["summary"][:60]))  # fmt: skip
     out.print(table)
+
+
+# -------------------------------------------------------------------------------------------------- complaints
+complaints_app = typer.Typer(
+    help="Complaints (12369): enter one taken by phone, WeChat, letter or visit; list, show, handle, track.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _complaints(db: str | None) -> Iterator[Any]:
+    from .store import open_store
+    from .workflow.complaints import Complaints
+
+    store = open_store(_db(db))
+    try:
+        yield Complaints(store)
+    finally:
+        store.close()
+
+
+@complaints_app.command("file")
+def complaints_file(
+    person: Annotated[str, typer.Option("--as", help="The staff member taking the complaint.")],
+    channel: Annotated[str, typer.Option(help="phone, wechat, letter or visit.")],
+    subject: Annotated[str, typer.Option(help="What it is about, in a line.")],
+    description: Annotated[str, typer.Option(help="What the complainant says.")],
+    location: Annotated[str, typer.Option(help="Where.")],
+    region: Annotated[str, typer.Option(help="Division code (or give --mn).")] = "",
+    mn: Annotated[str | None, typer.Option(help="The monitoring point it concerns.")] = None,
+    contact_name: Annotated[str, typer.Option(help="The complainant's name (empty: anonymous).")] = "",
+    contact_phone: Annotated[str, typer.Option(help="The complainant's phone.")] = "",
+    attach: Annotated[list[Path] | None, typer.Option("--attach", help="A file (repeatable).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Enter a complaint received by phone, WeChat, letter or visit; prints the tracking code to give the caller."""
+    from .workflow.interference import Attachment
+
+    try:
+        files = [
+            Attachment(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream", p.read_bytes())
+            for p in attach or []
+        ]
+        with _complaints(db) as c:
+            row, code = c.file(channel=channel, subject=subject, description=description, location=location,
+                               region=region, mn=mn, contact_name=contact_name, contact_phone=contact_phone,
+                               attachments=files, intake_by=person)  # fmt: skip
+    except (EnvtrustError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    out.print(code)
+    err.print(f"complaint #{row['id']} recorded; give the caller the tracking code above (shown once)")
+
+
+@complaints_app.command("list")
+def complaints_list(
+    person: Annotated[str, typer.Option("--as", help="The staff account whose region's complaints to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON complaint per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The complaints of a staff account's region, newest first, with their deadlines."""
+    try:
+        with _complaints(db) as c:
+            rows = c.visible(person)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    table = Table("#", "received", "channel", "region", "subject", "state", "due")
+    for r in rows:
+        due = (_local(r["due"]) + (" [red]overdue[/]" if r["overdue"] else "")) if r["due"] else ""
+        table.add_row(str(r["id"]), _local(r["at_us"] // 1_000_000), r["channel"], r["region"],
+                      escape(r["subject"]), r["state"], due)  # fmt: skip
+    out.print(table)
+
+
+@complaints_app.command("step")
+def complaints_step(
+    complaint_id: Annotated[int, typer.Argument(help="Complaint number.")],
+    action: Annotated[
+        str, typer.Option(help="accepted, assigned, linked, replied, resolved, rejected, comment.")
+    ],
+    person: Annotated[str, typer.Option("--as", help="The staff member taking the step.")],
+    note: Annotated[str, typer.Option(help="Internal note.")] = "",
+    reply: Annotated[str, typer.Option(help="What the complainant reads.")] = "",
+    assignee: Annotated[str, typer.Option(help="For assigned: the staff account.")] = "",
+    link: Annotated[
+        list[str] | None, typer.Option("--link", help="A record, e.g. alarms/12 (repeatable).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """A step of the handling, by staff of the complaint's region."""
+    try:
+        with _complaints(db) as c:
+            c.step(complaint_id, action=action, username=person, note=note, reply=reply, assignee=assignee,
+                   links=link or [])  # fmt: skip
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"complaint #{complaint_id}: {action} recorded")
+
+
+@complaints_app.command("track")
+def complaints_track(
+    code: Annotated[str, typer.Argument(help="The tracking code.")],
+    db: DbOption = None,
+) -> None:
+    """What the complainant sees with the tracking code."""
+    try:
+        with _complaints(db) as c:
+            found = c.track(code)
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2) + "\n")

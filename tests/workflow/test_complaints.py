@@ -115,3 +115,40 @@ def test_staff_enter_phone_complaints_and_bad_input_is_refused(store: Store) -> 
         assert info.value.code == code, kwargs
     row, _ = c.file(channel="web", subject="s", description="d", location="l", mn=P3)
     assert row["region"] == "210103"
+
+
+def test_the_command_line(store: Store) -> None:
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+
+    db = ["--db", str(store.engine.url)]
+    runner = CliRunner()
+    done = runner.invoke(app, ["complaints", "file", "--as", "heping", "--channel", "phone", "--subject", "异味",
+                               "--description", "夜间有刺鼻气味", "--location", "和平区某小区", "--mn", P1, *db])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    code = done.stdout.strip()
+    assert len(code) == 19 and "tracking code" in done.output
+    listed = [
+        json.loads(line)
+        for line in runner.invoke(
+            app, ["complaints", "list", "--as", "heping", "--json", *db]
+        ).stdout.splitlines()
+    ]
+    assert [r["channel"] for r in listed] == ["phone"]
+    cid = str(listed[0]["id"])
+    assert (
+        runner.invoke(
+            app, ["complaints", "step", cid, "--action", "accepted", "--as", "heping", *db]
+        ).exit_code
+        == 0
+    )
+    done = runner.invoke(app, ["complaints", "step", cid, "--action", "resolved", "--as", "heping", "--reply",
+                               "已查处", *db])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    tracked = json.loads(runner.invoke(app, ["complaints", "track", code, *db]).stdout)
+    assert tracked["state"] == "resolved" and tracked["steps"][-1]["reply"] == "已查处"
+    refused = runner.invoke(
+        app, ["complaints", "step", cid, "--action", "comment", "--as", "shenhe", "--note", "x", *db]
+    )
+    assert refused.exit_code != 0 and "no complaint" in refused.output
