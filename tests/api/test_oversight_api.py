@@ -175,7 +175,7 @@ def test_a_draw_through_the_api_read_by_the_public(site: Env, tmp_path: Any) -> 
 
     first = rec["selection"]["assignments"][0]
     inspection = {"target": first["target"], "inspected_at": "2026-01-01T10:00:00", "outcome": "problems",
-                  "summary": "标气浓度与证书不符", "draw_id": did, "evidence": ["alarms/1"], "passphrase": PHRASE}  # fmt: skip
+                  "summary": "标气浓度与证书不符", "draw_id": did, "evidence": [f"points/{P1}"], "passphrase": PHRASE}  # fmt: skip
     [who] = first["inspectors"]
     other = "insp_sh" if who == "insp_hp" else "insp_hp"
     code, answer = site.call("POST", other, "/api/v1/inspections", inspection)

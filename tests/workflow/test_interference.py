@@ -117,7 +117,7 @@ def test_a_record_is_signed_ledgered_and_read_only_by_the_right_people(
     from envtrust.ledger.entries import sealed_digest
 
     for ref in (f"interference/{row['id']}", f"signatures/{row['sig_id']}", f"attachments/{att['id']}"):
-        kind, _, data = store.entry(store.entry_index(ref))  # type: ignore[arg-type,misc]
+        _kind, _, data = store.entry(store.entry_index(ref))  # type: ignore[arg-type,misc]
         text = data.decode()
         assert "张某" not in text and "station" not in text and "录音" not in text and '"sealed"' in text, ref
     entry = json.loads(store.entry(store.entry_index(f"interference/{row['id']}"))[2])  # type: ignore[arg-type,index]

@@ -40,6 +40,11 @@ QUALITY_TABLES = (
     "inspections",
     "complaints",
     "complaint_events",
+    "credit_events",
+    "blacklist",
+    "blacklist_events",
+    "orders",
+    "order_rechecks",
 )
 
 

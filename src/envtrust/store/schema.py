@@ -778,6 +778,84 @@ complaint_events = Table(
     Column("salt", Text, nullable=False),
 )
 
+# credit, blacklist and rectification orders (clauses 九, 十五): public records, clear entries
+credit_events = Table(
+    "credit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject_kind", Text, nullable=False),  # enterprise institution operator supplier
+    Column(
+        "subject_id", Text, nullable=False
+    ),  # unified social credit code (or the name, when none is known)
+    Column("subject_name", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # negative positive
+    Column("points", Integer, nullable=False),  # the score change (negative for a negative event)
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of record references
+    Column("decision", Text, nullable=False),  # the decision document's number (决定书文号)
+    Column("decided_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_credit_events_subject", "subject_id"),
+)
+
+blacklist = Table(
+    "blacklist",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject_kind", Text, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("subject_name", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON
+    Column("decision", Text, nullable=False),
+    Column("starts", BigInteger, nullable=False),  # local midnight of the first day listed
+    Column("ends", BigInteger, nullable=False),  # local midnight after the last day
+    Column("listed_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+blacklist_events = Table(
+    "blacklist_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blacklist_id", Integer, ForeignKey("blacklist.id"), nullable=False),
+    Column("action", Text, nullable=False),  # appealed appeal_upheld appeal_rejected repaired
+    Column("note", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+orders = Table(  # orders to rectify (责令改正) and their rechecks: the basis of continuous daily penalties
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_no", Text, nullable=False),
+    Column("enterprise", Text, nullable=False),  # credit code or name
+    Column("mns", Text, nullable=False),  # JSON list of the points concerned
+    Column("region", Text, nullable=False),
+    Column("violation", Text, nullable=False),  # what is to be corrected
+    Column("evidence", Text, nullable=False),  # JSON list of record references (alarms, inspections …)
+    Column("served_on", Text, nullable=False),  # the local date the order was served (YYYY-MM-DD)
+    Column("issued_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
+order_rechecks = Table(
+    "order_rechecks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("rechecked_on", Text, nullable=False),  # local date (YYYY-MM-DD)
+    Column("result", Text, nullable=False),  # continued rectified
+    Column("note", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import RecordError
 from ..store import Store
 from .interference import Attachment, store_attachments, text_field
+from .refs import REF, known
 
 __all__ = ["ACTIONS", "CHANNELS", "Complaints", "new_code"]
 
@@ -36,9 +37,6 @@ STAFF_ROLES = ("regulator", "inspector")
 ACCEPT_DAYS = 3
 RESOLVE_DAYS = 60
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
-_REF = re.compile(
-    r"^(alarms|inspections|interference|draws|qa_checks|comparisons|frames)/[0-9]{1,12}$|^points/\w{1,64}$"
-)
 _COORD = re.compile(r"^-?[0-9]{1,3}(\.[0-9]{1,8})?$")
 
 
@@ -177,17 +175,11 @@ class Complaints:
             raise RecordError(
                 "no_complaint", f"没有投诉 #{complaint_id} | no complaint #{complaint_id}", status=404
             )
-        bad = [r for r in links if not _REF.match(r)]
+        bad = [r for r in links if not REF.match(r)]
         if bad:
             raise RecordError("bad_ref", f"记录编号无效：{bad[0]!r} | not a record reference: {bad[0]!r}")
         for ref in links:
-            table, _, key = ref.partition("/")
-            known = (
-                key in self.store.point_scopes()
-                if table == "points"
-                else self.store.entry_index(ref) is not None
-            )
-            if not known:
+            if not known(self.store, ref):
                 raise RecordError("no_record", f"没有记录 {ref} | no record {ref}", status=404)
         if action == "linked" and not links:
             raise RecordError("missing", "须指明关联的记录 | name the records to link")

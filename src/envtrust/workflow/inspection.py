@@ -30,6 +30,7 @@ from .. import draw as core
 from ..errors import RecordError
 from ..store import Store
 from .lab import Lab, Signed
+from .refs import REF, known
 
 __all__ = ["OUTCOMES", "TARGET_KINDS", "Draws"]
 
@@ -39,7 +40,6 @@ DRAWERS = ("regulator", "inspector", "admin")
 INSPECTOR_ROLES = ("inspector",)
 MAX_WEIGHT = 50
 RISK_WINDOW_S = 2 * 365 * 86400
-_REF = re.compile(r"^[\w.-]+/[0-9]{1,12}$")
 
 
 def _now_us() -> int:
@@ -343,9 +343,12 @@ class Draws:
             raise RecordError(
                 "missing", "须填写检查情况（4000 字以内）| a summary (≤ 4000 characters) is required"
             )
-        bad = [e for e in evidence if not _REF.match(e)]
+        bad = [e for e in evidence if not REF.match(e)]
         if bad:
             raise RecordError("bad_ref", f"证据编号无效：{bad[0]!r} | not a record reference: {bad[0]!r}")
+        missing = [e for e in evidence if not known(self.store, e)]
+        if missing:
+            raise RecordError("no_record", f"没有记录 {missing[0]} | no record {missing[0]}", status=404)
         if inspected_at > self.clock() + 300:
             raise RecordError(
                 "in_future", "检查时间晚于现在 | the inspection is dated in the future", status=422
