@@ -1284,6 +1284,7 @@ def demo(
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
+from .cli_credit import blacklist_app, counties_app, credit_app, order_app  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
 from .cli_oversight import complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
 from .cli_qa import qa_app  # noqa: E402
@@ -1297,6 +1298,10 @@ app.add_typer(interference_app, name="interference")
 app.add_typer(draw_app, name="draw")
 app.add_typer(inspection_app, name="inspection")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(credit_app, name="credit")
+app.add_typer(blacklist_app, name="blacklist")
+app.add_typer(order_app, name="order")
+app.add_typer(counties_app, name="counties")
 app.command()(trace)
 keys_app.add_typer(person_app, name="person")
 app.command()(recheck)

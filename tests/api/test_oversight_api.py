@@ -219,3 +219,52 @@ def test_a_complaint_through_the_api_followed_with_its_code(site: Env) -> None:
         code == 201
         and site.call("GET", "heping", f"/api/v1/complaints/{filed['id']}")[1]["intake_by"] == "heping"
     )
+
+
+def test_credit_blacklist_orders_and_ranking_through_the_api(site: Env) -> None:
+    from envtrust.alarms.book import AlarmBook
+    from envtrust.qc import Finding
+    from envtrust.qc.stream import Evaluation
+
+    finding = Finding(P1, "a21026", "flat_line", "tampering", "high", 1_767_225_600, 1_767_229_200, "m", {})
+    AlarmBook(site.store).apply([Evaluation(P1, [finding], ("flat_line",), 1_767_229_200)])
+    alarm = f"alarms/{site.store.alarms()[0]['id']}"
+    event = {"subject_kind": "enterprise", "subject_id": "91210102AAAAAAAA1A", "subject_name": "甲热电有限公司",
+             "region": "210102", "kind": "negative", "points": -20, "reason": "篡改", "evidence": [alarm],
+             "decision": "沈和环罚〔2026〕1号"}  # fmt: skip
+    assert site.call("POST", "shenhe", "/api/v1/credit/events", event)[0] == 403
+    assert site.call("POST", "ent1", "/api/v1/credit/events", event)[0] == 403
+    assert site.call("POST", "heping", "/api/v1/credit/events", event)[0] == 201
+    assert site.call("GET", None, "/api/v1/credit")[1][0]["score"] == 80
+    listing = {k: v for k, v in event.items() if k not in ("kind", "points")}
+    listing |= {"subject_kind": "operator", "subject_id": "91210102OPOPOPOP9X", "subject_name": "某运维公司",
+                "starts_on": "2026-01-01", "ends_on": "2029-01-01"}  # fmt: skip
+    code, row = site.call("POST", "heping", "/api/v1/blacklist", listing)
+    assert code == 201, row
+    assert [x["state"] for x in site.call("GET", None, "/api/v1/blacklist?active=true")[1]] == ["listed"]
+    r = site.client.get("/api/v1/blacklist/export")
+    assert (
+        r.status_code == 200
+        and r.content.startswith("\ufeff统一社会信用代码".encode())
+        and "某运维公司" in r.text
+    )
+    step = {"action": "appeal_rejected", "note": "x"}
+    code, answer = site.call("POST", "heping", f"/api/v1/blacklist/{row['id']}/events", step)
+    assert code == 409 and answer["error"]["code"] == "no_appeal"
+    order = {"order_no": "沈和环责改〔2026〕1号", "enterprise": "甲热电有限公司", "mns": [P1], "violation": "篡改",
+             "evidence": [alarm], "served_on": "2026-01-01"}  # fmt: skip
+    code, made = site.call("POST", "heping", "/api/v1/orders", order)
+    assert code == 201, made
+    recheck = {"rechecked_on": "2026-01-05", "result": "continued", "note": "仍在篡改"}
+    assert site.call("POST", "heping", f"/api/v1/orders/{made['id']}/recheck", recheck)[0] == 201
+    penalty = site.call("GET", None, f"/api/v1/orders/{made['id']}/penalty")[1]
+    assert penalty["days"] == 4 and len(penalty["basis"]) == 4
+    assert site.call("GET", None, "/api/v1/orders")[1][0]["days"] == 4
+    assert site.call("GET", None, "/api/v1/counties/ranking?region=21")[0] == 401
+    assert site.call("GET", "heping", "/api/v1/counties/ranking?region=2101")[0] == 403  # a county office
+    code, ranked = site.call("GET", "city", "/api/v1/counties/ranking?region=2101")
+    assert (
+        code == 200
+        and ranked[0]["county"] == "210102"
+        and ranked[0]["continued_orders"] == [f"orders/{made['id']}"]
+    )

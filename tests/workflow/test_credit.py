@@ -173,3 +173,43 @@ def test_credit_scores_and_the_county_ranking(store: Store) -> None:
     assert county_ranking(store, "210103")[0]["county"] == "210103"
     assert county_ranking(store, "21", since=NOW + 10)[0]["total"] == 0
     assert P3  # the Shenhe point counts towards its county's rate
+
+
+def test_the_command_line(store: Store) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+
+    db = ["--db", str(store.engine.url)]
+    alarm = f"alarms/{min(a['id'] for a in store.alarms(closed=None))}"
+    runner = CliRunner()
+
+    def ok(*args: str) -> str:
+        done = runner.invoke(app, [*args, *db])
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    ok("credit", "event", "--as", "heping", "--subject-kind", "enterprise", "--subject-id", "91210102AAAAAAAA1A",
+       "--subject-name", "甲热电有限公司", "--region", "210102", "--points", "-10", "--reason", "篡改",
+       "--decision", "d1", "--evidence", alarm)  # fmt: skip
+    assert json.loads(ok("credit", "scores", "--json"))["score"] == 90
+    ok("blacklist", "add", "--as", "heping", "--subject-kind", "operator", "--subject-id", "X1", "--subject-name",
+       "某运维公司", "--region", "210102", "--reason", "配合篡改", "--decision", "d2", "--starts-on", "2026-01-01",
+       "--ends-on", "2030-01-01", "--evidence", alarm)  # fmt: skip
+    assert "某运维公司" in ok("blacklist", "export")
+    ok("blacklist", "step", "1", "--action", "appealed", "--note", "申诉", "--as", "heping")
+    assert json.loads(ok("blacklist", "list", "--json"))["state"] == "appealed"
+    ok("order", "serve", "--as", "heping", "--order-no", "o1", "--enterprise", "甲热电有限公司", "--mn", P1,
+       "--violation", "篡改", "--served-on", "2026-11-10", "--evidence", alarm)  # fmt: skip
+    ok("order", "recheck", "1", "--as", "heping", "--rechecked-on", "2026-11-14", "--result", "continued",
+       "--note", "仍在篡改")  # fmt: skip
+    assert json.loads(ok("order", "penalty", "1", "--json"))["days"] == 4
+    assert "o1" in ok("order", "list")
+    assert json.loads(ok("counties", "ranking", "--region", "2101", "--json"))[0]["continued_orders"] == [
+        "orders/1"
+    ]
+    refused = runner.invoke(app, ["order", "recheck", "1", "--as", "shenhe", "--rechecked-on", "2026-11-15",
+                                  "--result", "rectified", "--note", "x", *db])  # fmt: skip
+    assert refused.exit_code != 0 and "outside your region" in refused.output

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
+import json
 import os
 import threading
 import time
@@ -24,6 +27,7 @@ from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
 from ..workflow.complaints import Complaints
+from ..workflow.credit import EXPORT_COLUMNS, Credit, county_ranking, export_rows
 from ..workflow.identity import Principal
 from ..workflow.inspection import Draws
 from ..workflow.interference import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, Attachment, Interference
@@ -147,6 +151,52 @@ class ComplaintStepIn(BaseModel):
     links: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         [], max_length=100, description="`points/MN`, `alarms/12`, `inspections/3` …"
     )
+
+
+class CreditEventIn(BaseModel):
+    subject_kind: Literal["enterprise", "institution", "operator", "supplier"]
+    subject_id: str = Field(min_length=1, max_length=64, description="Unified social credit code.")
+    subject_name: str = Field(min_length=1, max_length=200)
+    region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
+    kind: Literal["negative", "positive"]
+    points: int = Field(ge=-100, le=100)
+    reason: str = Field(min_length=1, max_length=2000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(min_length=1, max_length=200)
+    decision: str = Field(min_length=1, max_length=200, description="The decision document's number.")
+
+
+class ListingIn(BaseModel):
+    subject_kind: Literal["enterprise", "institution", "operator", "supplier"]
+    subject_id: str = Field(min_length=1, max_length=64)
+    subject_name: str = Field(min_length=1, max_length=200)
+    region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
+    reason: str = Field(min_length=1, max_length=2000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(min_length=1, max_length=200)
+    decision: str = Field(min_length=1, max_length=200)
+    starts_on: str = Field(min_length=10, max_length=10, description="YYYY-MM-DD (China).")
+    ends_on: str = Field(min_length=10, max_length=10, description="YYYY-MM-DD, excluded.")
+
+
+class ListingStepIn(BaseModel):
+    action: Literal["appealed", "appeal_upheld", "appeal_rejected", "repaired"]
+    note: str = Field(min_length=1, max_length=2000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
+
+
+class OrderIn(BaseModel):
+    order_no: str = Field(min_length=1, max_length=200)
+    enterprise: str = Field(min_length=1, max_length=200)
+    mns: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    violation: str = Field(min_length=1, max_length=2000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(min_length=1, max_length=200)
+    served_on: str = Field(min_length=10, max_length=10, description="YYYY-MM-DD (China).")
+
+
+class RecheckIn(BaseModel):
+    rechecked_on: str = Field(min_length=10, max_length=10)
+    result: Literal["continued", "rectified"]
+    note: str = Field(min_length=1, max_length=2000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
 
 
 def _files(attachments: Sequence[AttachmentIn]) -> list[Attachment]:
@@ -291,7 +341,13 @@ def install_oversight_routes(
         f"{API_PREFIX}/interference/{{record_id}}/attachments/{{attachment_id}}",
         tags=["oversight"],
         summary="An attachment of a record the caller reads, byte for byte",
-        responses=_errors(401, 404),
+        responses={
+            200: {
+                "description": "The file",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **_errors(401, 404),
+        },
     )
     def interference_attachment(
         who: Caller,
@@ -487,6 +543,157 @@ def install_oversight_routes(
     ) -> dict[str, Any]:
         return Complaints(store).step(complaint_id, action=body.action, username=account(who), note=body.note,
                                       reply=body.reply, assignee=body.assignee, links=body.links)  # fmt: skip
+
+    # -- credit, blacklist, orders and penalties, county ranking --------------------------------------------
+    @app.get(
+        f"{API_PREFIX}/credit",
+        tags=["oversight"],
+        summary="Credit scores (100 plus each event's points) with their events and evidence (public)",
+    )
+    def credit_scores() -> list[dict[str, Any]]:
+        return Credit(store).scores()
+
+    @app.post(
+        f"{API_PREFIX}/credit/events",
+        tags=["oversight"],
+        status_code=201,
+        summary="A credit event decided by a regulator of the subject's region, tied to ledgered evidence",
+        responses=_errors(400, 401, 403, 404, 422),
+    )
+    def credit_event(who: Caller, body: CreditEventIn) -> dict[str, Any]:
+        return Credit(store).record_event(username=account(who), **body.model_dump())
+
+    @app.get(
+        f"{API_PREFIX}/blacklist",
+        tags=["oversight"],
+        summary="The blacklist (public): every listing with its state, evidence, decision and appeals",
+    )
+    def list_blacklist(
+        active: Annotated[bool, Query(description="Only the listings in force now.")] = False,
+    ) -> list[dict[str, Any]]:
+        return Credit(store).listings(active_only=active)
+
+    @app.get(
+        f"{API_PREFIX}/blacklist/export",
+        tags=["oversight"],
+        summary="The blacklist for the credit-sharing platform: CSV (UTF-8 with BOM) or JSON, documented columns",
+        responses={
+            200: {
+                "description": "The listings (columns in docs/oversight.md)",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                },
+            },
+            **_errors(400),
+        },
+    )
+    def export_blacklist(
+        format: Annotated[Literal["csv", "json"], Query()] = "csv",
+        active: Annotated[bool, Query()] = True,
+    ) -> Response:
+        rows = export_rows(Credit(store).listings(active_only=active))
+        if format == "json":
+            return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow([h for h, _ in EXPORT_COLUMNS])
+        writer.writerows([list(r.values()) for r in rows])
+        return Response(
+            ("\ufeff" + buf.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": "attachment; filename=envtrust-blacklist.csv"},
+        )
+
+    @app.post(
+        f"{API_PREFIX}/blacklist",
+        tags=["oversight"],
+        status_code=201,
+        summary="List a party on the blacklist (a regulator of its region), with evidence and decision",
+        responses=_errors(400, 401, 403, 404, 422),
+    )
+    def add_listing(who: Caller, body: ListingIn) -> dict[str, Any]:
+        return Credit(store).blacklist(username=account(who), **body.model_dump())
+
+    @app.post(
+        f"{API_PREFIX}/blacklist/{{listing_id}}/events",
+        tags=["oversight"],
+        status_code=201,
+        summary="An appeal (the listed party or staff), its decision, or a credit repair (a regulator of the region)",
+        responses=_errors(400, 401, 403, 404, 409, 422),
+    )
+    def listing_step(
+        who: Caller, listing_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: ListingStepIn
+    ) -> dict[str, Any]:
+        return Credit(store).blacklist_step(listing_id, action=body.action, note=body.note, username=account(who),
+                                            evidence=body.evidence)  # fmt: skip
+
+    @app.get(
+        f"{API_PREFIX}/orders",
+        tags=["oversight"],
+        summary="Orders to rectify with their recheck and continuous daily penalty (public)",
+    )
+    def list_orders() -> list[dict[str, Any]]:
+        credit = Credit(store)
+        return [credit.penalty(int(o["id"])) for o in reversed(store.quality_rows("orders"))]
+
+    @app.post(
+        f"{API_PREFIX}/orders",
+        tags=["oversight"],
+        status_code=201,
+        summary="An order to rectify served on an enterprise (a regulator of its region)",
+        responses=_errors(400, 401, 403, 404, 422),
+    )
+    def serve_order(who: Caller, body: OrderIn) -> dict[str, Any]:
+        return Credit(store).order(username=account(who), **body.model_dump())
+
+    @app.post(
+        f"{API_PREFIX}/orders/{{order_id}}/recheck",
+        tags=["oversight"],
+        status_code=201,
+        summary="The recheck of an order: the violation continued or was rectified",
+        responses=_errors(400, 401, 403, 404, 409, 422),
+    )
+    def recheck_order(
+        who: Caller, order_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: RecheckIn
+    ) -> dict[str, Any]:
+        return Credit(store).recheck(order_id, username=account(who), rechecked_on=body.rechecked_on,
+                                     result=body.result, note=body.note, evidence=body.evidence)  # fmt: skip
+
+    @app.get(
+        f"{API_PREFIX}/orders/{{order_id}}/penalty",
+        tags=["oversight"],
+        summary="The continuous daily penalty of an order: days, rule, and per day the alarms behind it (public)",
+        responses=_errors(404),
+    )
+    def order_penalty(order_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict[str, Any]:
+        return Credit(store).penalty(order_id)
+
+    @app.get(
+        f"{API_PREFIX}/counties/ranking",
+        tags=["oversight"],
+        summary="Counties ranked by confirmed fraud and interference, each number with its records (regulators and "
+        "discipline accounts whose region covers `region`)",
+        responses=_errors(400, 401, 403),
+    )
+    def ranking(
+        who: Caller,
+        region: Annotated[str, Query(min_length=2, max_length=12, pattern=r"^[0-9]+$")],
+        start: Annotated[str | None, Query(max_length=40)] = None,
+        end: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> list[dict[str, Any]]:
+        account(who)
+        if who.role not in ("regulator", "discipline") or not region.startswith(who.region or "\0"):
+            raise ApiError(
+                403, "forbidden", "the ranking is for regulators and discipline bodies of the region"
+            )
+        bounds = []
+        for name, text in (("start", start), ("end", end)):
+            t = parse_iso_time(text, "Asia/Shanghai") if text else None
+            if text and t is None:
+                raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
+            bounds.append(t)
+        return county_ranking(store, region, since=bounds[0] or 0, until=bounds[1])
 
 
 def _quote(name: str) -> str:
