@@ -270,6 +270,8 @@ STATE_ENTRIES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
     "blacklist_events": ("blacklist.event", record_entry("blacklist.event", ("evidence",))),
     "orders": ("order.served", record_entry("order.served", ("mns", "evidence"))),
     "order_rechecks": ("order.recheck", record_entry("order.recheck", ("evidence",))),
+    "cases": ("case.opened", sealed_entry("case.opened", ("id", "region", "at_us"), ("mns", "evidence"))),
+    "case_documents": ("case.document", sealed_entry("case.document", ("id", "case_id", "kind", "at_us"))),
     "draws": ("draw.created", record_entry("draw.created", ("rules", "targets", "inspectors"))),
     "draw_reveals": ("draw.revealed", record_entry("draw.revealed", ("selection",))),
     "inspections": ("inspection.record", record_entry("inspection.record", ("inspectors", "evidence"))),

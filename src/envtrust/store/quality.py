@@ -45,6 +45,8 @@ QUALITY_TABLES = (
     "blacklist_events",
     "orders",
     "order_rechecks",
+    "cases",
+    "case_documents",
 )
 
 

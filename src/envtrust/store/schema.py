@@ -856,6 +856,40 @@ order_rechecks = Table(
     Column("at_us", BigInteger, nullable=False),
 )
 
+# fraud cases transferred to the police (clause 八): sealed entries while the case is open to investigation
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_no", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("enterprise", Text, nullable=False),
+    Column("mns", Text, nullable=False),  # JSON list of the points concerned
+    Column("region", Text, nullable=False),
+    Column("period_start", BigInteger, nullable=False),  # the data concerned, [start, end)
+    Column("period_end", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of record references
+    Column("opened_by", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),
+)
+
+case_documents = Table(
+    "case_documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column(
+        "kind", Text, nullable=False
+    ),  # transfer_letter investigation_report site_record evidence_list other
+    Column("title", Text, nullable=False),
+    Column("attachment_id", Integer, ForeignKey("attachments.id"), nullable=False),
+    Column("who", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("salt", Text, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 
