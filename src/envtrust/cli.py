@@ -1286,7 +1286,7 @@ from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers abov
 from .cli_alarms import alarms_app, recheck  # noqa: E402
 from .cli_credit import blacklist_app, counties_app, credit_app, order_app  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
-from .cli_oversight import complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
+from .cli_oversight import case_app, complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
 from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
@@ -1302,6 +1302,7 @@ app.add_typer(credit_app, name="credit")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(order_app, name="order")
 app.add_typer(counties_app, name="counties")
+app.add_typer(case_app, name="case")
 app.command()(trace)
 keys_app.add_typer(person_app, name="person")
 app.command()(recheck)

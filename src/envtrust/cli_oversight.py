@@ -596,3 +596,152 @@ def complaints_track(
     except EnvtrustError as exc:
         raise _fail(exc) from None
     sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------------ cases
+case_app = typer.Typer(
+    help="Fraud cases transferred to the police: open, add documents, build the transfer package, verify it offline.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _cases(db: str | None) -> Iterator[Any]:
+    from .store import open_store
+    from .workflow.cases import Cases
+
+    store = open_store(_db(db))
+    try:
+        yield Cases(store)
+    finally:
+        store.close()
+
+
+@case_app.command("open")
+def case_open(
+    person: Annotated[str, typer.Option("--as", help="The regulator or inspector (user name).")],
+    case_no: Annotated[str, typer.Option(help="The case number.")],
+    title: Annotated[str, typer.Option(help="What the case is.")],
+    enterprise: Annotated[str, typer.Option(help="The enterprise.")],
+    mn: Annotated[list[str], typer.Option("--mn", help="A point concerned (repeatable).")],
+    start: Annotated[str, typer.Option(help="The data concerned from (ISO 8601, China time).")],
+    end: Annotated[str, typer.Option(help="… to (exclusive).")],
+    summary: Annotated[str, typer.Option(help="The facts.")],
+    evidence: Annotated[
+        list[str] | None, typer.Option("--evidence", help="A record cited (repeatable).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Open a case for points and a period of their data."""
+    try:
+        with _cases(db) as c:
+            row = c.open(username=person, case_no=case_no, title=title, enterprise=enterprise, mns=mn,
+                         start=_time(start, "--start"), end=_time(end, "--end"), summary=summary,
+                         evidence=evidence or [])  # fmt: skip
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    err.print(f"case #{row['id']} ({escape(row['case_no'])}) opened")
+
+
+@case_app.command("document")
+def case_document(
+    case_id: Annotated[int, typer.Argument(help="Case number (id).")],
+    kind: Annotated[
+        str, typer.Option(help="transfer_letter, investigation_report, site_record, evidence_list, other.")
+    ],
+    title: Annotated[str, typer.Option(help="The document's title.")],
+    file: Annotated[Path, typer.Option("--file", help="The document (PDF, scan …).")],
+    person: Annotated[str, typer.Option("--as", help="The regulator or inspector (user name).")],
+    db: DbOption = None,
+) -> None:
+    """Add a document to a case."""
+    from .workflow.interference import Attachment
+
+    try:
+        att = Attachment(
+            file.name, mimetypes.guess_type(file.name)[0] or "application/octet-stream", file.read_bytes()
+        )
+        with _cases(db) as c:
+            c.add_document(case_id, kind=kind, title=title, file=att, username=person)
+    except (EnvtrustError, OSError) as exc:
+        raise _fail(exc) from None
+    err.print(f"case #{case_id}: {kind} added")
+
+
+@case_app.command("list")
+def case_list(
+    person: Annotated[str, typer.Option("--as", help="The staff account whose region's cases to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON case per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The cases of a staff account's region, with the documents still missing."""
+    with _cases(db) as c:
+        rows = c.visible(person)
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    table = Table("#", "case", "title", "enterprise", "points", "documents", "missing")
+    for r in rows:
+        table.add_row(str(r["id"]), escape(r["case_no"]), escape(r["title"]), escape(r["enterprise"]),
+                      ", ".join(r["mns"]), str(len(r["documents"])), ", ".join(r["missing_documents"]))  # fmt: skip
+    out.print(table)
+
+
+@case_app.command("package")
+def case_package(
+    case_id: Annotated[int, typer.Argument(help="Case number (id).")],
+    person: Annotated[str, typer.Option("--as", help="The regulator or inspector (user name).")],
+    out_file: Annotated[Path, typer.Option("--out", help="The archive to write (.zip).")],
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="The ledger's public key (default: its name).")
+    ] = None,
+    keys: KeysOption = None,
+    db: DbOption = None,
+) -> None:
+    """Build the transfer package (one ZIP archive) for the police and the procuratorate."""
+    from . import settings
+    from .bundle import witness_verifiers_for
+    from .keys import load_verifier
+
+    try:
+        verifier = load_verifier(log_key or settings.load().origin, keys)
+        with _cases(db) as c:
+            data = c.package(case_id, username=person, log_verifier=verifier,
+                             witness_verifiers=witness_verifiers_for(c.store, keys))  # fmt: skip
+        out_file.write_bytes(data)
+    except (EnvtrustError, OSError) as exc:
+        raise _fail(exc) from None
+    err.print(f"package written to {escape(str(out_file))} ({len(data)} bytes); check it with: envtrust case verify "
+              f"{escape(str(out_file))} --log-key {escape(verifier.vkey())}", soft_wrap=True, highlight=False)  # fmt: skip
+
+
+@case_app.command("verify")
+def case_verify(
+    file: Annotated[Path, typer.Argument(help="The transfer package (.zip).")],
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="Pin the ledger's public key (vkey or file).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The checks as JSON.")] = False,
+) -> None:
+    """Check a transfer package with nothing but itself; exit 1 if anything fails."""
+    from .bundle import load_vkey
+    from .workflow.cases import verify_package
+
+    try:
+        data = file.read_bytes()
+        pinned = load_vkey(log_key) if log_key else None
+    except (OSError, EnvtrustError) as exc:
+        raise _fail(EnvtrustError(f"{file}: {exc}")) from None
+    checks = verify_package(data, log_key=pinned)
+    ok = bool(checks) and all(c[1] for c in checks)
+    if as_json:
+        sys.stdout.write(json.dumps({"ok": ok, "checks": [{"name": n, "ok": o, "message": m} for n, o, m in checks]},
+                                    ensure_ascii=False) + "\n")  # fmt: skip
+    else:
+        for name, passed, message in checks:
+            out.print(f"{'✓' if passed else '✗'} {escape(f'[{name}]')} {escape(message)}", highlight=False)
+        out.print("结论：证据包验证通过 / verdict: the package VERIFIES" if ok
+                  else "结论：验证未通过 / verdict: the package does NOT verify")  # fmt: skip
+    if not ok:
+        raise typer.Exit(1)

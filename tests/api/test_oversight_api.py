@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -268,3 +269,38 @@ def test_credit_blacklist_orders_and_ranking_through_the_api(site: Env) -> None:
         and ranked[0]["county"] == "210102"
         and ranked[0]["continued_orders"] == [f"orders/{made['id']}"]
     )
+
+
+def test_a_case_and_its_package_through_the_api(site: Env) -> None:
+    import io
+    import zipfile
+
+    from envtrust.keys import ledger_signer
+    from envtrust.services import Checkpointer
+    from envtrust.workflow.cases import verify_package
+
+    body = {"case_no": "C-9", "title": "篡改案", "enterprise": "甲热电有限公司", "mns": [P1],
+            "start": "2026-01-01T08:00:00", "end": "2026-01-01T10:00:00", "summary": "案情"}  # fmt: skip
+    assert site.call("POST", "ent1", "/api/v1/cases", body)[0] == 403
+    assert site.call("POST", "shenhe", "/api/v1/cases", body)[0] == 404  # not its county's point
+    code, case = site.call("POST", "heping", "/api/v1/cases", body)
+    assert code == 201 and case["missing_documents"] == [
+        "transfer_letter",
+        "investigation_report",
+        "site_record",
+    ]
+    assert site.call("GET", "shenhe", f"/api/v1/cases/{case['id']}")[0] == 404
+    assert site.call("GET", None, "/api/v1/cases")[0] == 401
+    for kind in ("transfer_letter", "investigation_report", "site_record"):
+        doc = {"kind": kind, "title": kind, "file": {"name": f"{kind}.pdf", "media_type": "application/pdf",
+                                                      "content_base64": base64.b64encode(b"%PDF x").decode()}}  # fmt: skip
+        assert site.call("POST", "heping", f"/api/v1/cases/{case['id']}/documents", doc)[0] == 201
+    signer = ledger_signer("test.envtrust/ledger", create=True)
+    Checkpointer(site.store, signer, "test.envtrust/ledger").checkpoint()
+    r = site.client.get(
+        f"/api/v1/cases/{case['id']}/package", headers={"Authorization": f"Bearer {site.tokens['city']}"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert all(ok for _, ok, _ in verify_package(r.content, log_key=signer.verifier()))
+    frames = json.loads(zipfile.ZipFile(io.BytesIO(r.content)).read("case.json"))["evidence_list"]
+    assert sum(x["kind"] == "frames" for x in frames) > 0

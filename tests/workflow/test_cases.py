@@ -152,3 +152,36 @@ def test_a_transfer_package_verified_with_nothing_but_itself(store: Store, tmp_p
     other_key = ledger_signer("someone.else/log", tmp_path / "other", create=True).verifier()
     assert failing(data, log_key=other_key) == {"checkpoint"}
     assert failing(b"not a zip") == {"format"}
+
+
+def test_the_command_line(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+
+    monkeypatch.setenv("ENVTRUST_ORIGIN", ORIGIN)
+    monkeypatch.setenv("ENVTRUST_KEYS", str(tmp_path / "keys"))
+    db = ["--db", str(store.engine.url)]
+    runner = CliRunner()
+
+    def ok(*args: str) -> str:
+        done = runner.invoke(app, [*args, *db])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    ok("case", "open", "--as", "zhifa", "--case-no", "C-1", "--title", "篡改案", "--enterprise", "某热电有限公司",
+       "--mn", GAS_MN, "--start", "2026-06-01T08:00", "--end", "2026-06-01T10:00", "--summary", "案情")  # fmt: skip
+    for kind in ("transfer_letter", "investigation_report", "site_record"):
+        doc = tmp_path / f"{kind}.pdf"
+        doc.write_bytes(b"%PDF " + kind.encode())
+        ok("case", "document", "1", "--kind", kind, "--title", kind, "--file", str(doc), "--as", "zhifa")
+    listed = json.loads(runner.invoke(app, ["case", "list", "--as", "zhifa", "--json", *db]).stdout)
+    assert listed["missing_documents"] == [] and len(listed["documents"]) == 3
+    signer = ledger_signer(ORIGIN, tmp_path / "keys", create=True)
+    Checkpointer(store, signer, ORIGIN).checkpoint()
+    archive = tmp_path / "case.zip"
+    assert "envtrust case verify" in ok("case", "package", "1", "--as", "zhifa", "--out", str(archive))
+    done = runner.invoke(app, ["case", "verify", str(archive), "--log-key", signer.verifier().vkey()])
+    assert done.exit_code == 0 and "the package VERIFIES" in done.stdout, done.output
+    archive.write_bytes(archive.read_bytes()[:-40])
+    assert runner.invoke(app, ["case", "verify", str(archive)]).exit_code == 1

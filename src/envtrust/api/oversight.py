@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from ..services import parse_iso_time
 from ..settings import load as load_settings
 from ..store import Store
+from ..workflow.cases import Cases
 from ..workflow.complaints import Complaints
 from ..workflow.credit import EXPORT_COLUMNS, Credit, county_ranking, export_rows
 from ..workflow.identity import Principal
@@ -197,6 +198,25 @@ class RecheckIn(BaseModel):
     result: Literal["continued", "rectified"]
     note: str = Field(min_length=1, max_length=2000)
     evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
+
+
+class CaseIn(BaseModel):
+    case_no: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=200)
+    enterprise: str = Field(min_length=1, max_length=200)
+    mns: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    start: str = Field(
+        min_length=1, max_length=40, description="The data concerned from (ISO 8601, China time)."
+    )
+    end: str = Field(min_length=1, max_length=40)
+    summary: str = Field(min_length=1, max_length=8000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field([], max_length=200)
+
+
+class CaseDocumentIn(BaseModel):
+    kind: Literal["transfer_letter", "investigation_report", "site_record", "evidence_list", "other"]
+    title: str = Field(min_length=1, max_length=200)
+    file: AttachmentIn
 
 
 def _files(attachments: Sequence[AttachmentIn]) -> list[Attachment]:
@@ -694,6 +714,76 @@ def install_oversight_routes(
                 raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
             bounds.append(t)
         return county_ranking(store, region, since=bounds[0] or 0, until=bounds[1])
+
+    # -- cases ---------------------------------------------------------------------------------------------
+    @app.post(
+        f"{API_PREFIX}/cases",
+        tags=["oversight"],
+        status_code=201,
+        summary="Open a fraud case for points and a period of their data (regulators and inspectors of the region)",
+        responses=_errors(400, 401, 403, 404, 409, 422),
+    )
+    def open_case(who: Caller, body: CaseIn) -> dict[str, Any]:
+        username = account(who)
+        times = [parse_iso_time(t, "Asia/Shanghai") for t in (body.start, body.end)]
+        if times[0] is None or times[1] is None:
+            raise ApiError(400, "bad_time", "`start` and `end` must be ISO 8601 times")
+        cases = Cases(store)
+        row = cases.open(username=username, case_no=body.case_no, title=body.title, enterprise=body.enterprise,
+                         mns=body.mns, start=times[0], end=times[1], summary=body.summary, evidence=body.evidence)  # fmt: skip
+        return cases.show(int(row["id"]), username)
+
+    @app.get(
+        f"{API_PREFIX}/cases",
+        tags=["oversight"],
+        summary="The cases of the caller's region, with the documents still missing",
+        responses=_errors(401),
+    )
+    def list_cases(who: Caller) -> list[dict[str, Any]]:
+        return Cases(store).visible(account(who))
+
+    @app.get(
+        f"{API_PREFIX}/cases/{{case_id}}",
+        tags=["oversight"],
+        summary="One case with its documents",
+        responses=_errors(401, 403, 404),
+    )
+    def show_case(who: Caller, case_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict[str, Any]:
+        return Cases(store).show(case_id, account(who))
+
+    @app.post(
+        f"{API_PREFIX}/cases/{{case_id}}/documents",
+        tags=["oversight"],
+        status_code=201,
+        summary="Add a document to a case: transfer letter, investigation report, site record, evidence list, other",
+        responses=_errors(400, 401, 403, 404, 413, 422),
+    )
+    def case_document(
+        who: Caller, case_id: Annotated[int, Path(ge=1, le=MAX_INT)], body: CaseDocumentIn
+    ) -> dict[str, Any]:
+        [file] = _files([body.file])
+        return Cases(store).add_document(
+            case_id, kind=body.kind, title=body.title, file=file, username=account(who)
+        )
+
+    @app.get(
+        f"{API_PREFIX}/cases/{{case_id}}/package",
+        tags=["oversight"],
+        summary="The transfer package (ZIP: documents, raw frames, records, sign-offs, inclusion proofs, signed "
+        "checkpoint, manifest), verified offline with `envtrust case verify`",
+        responses={
+            200: {
+                "description": "The archive (envtrust-case-package/v1)",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **_errors(401, 403, 404, 409),
+        },
+    )
+    def case_package(who: Caller, case_id: Annotated[int, Path(ge=1, le=MAX_INT)]) -> Response:
+        data = Cases(store).package(case_id, username=account(who), log_verifier=log_verifier,
+                                    witness_verifiers=witnesses)  # fmt: skip
+        return Response(data, media_type="application/zip",
+                        headers={"Content-Disposition": f"attachment; filename=case-{case_id}.zip"})  # fmt: skip
 
 
 def _quote(name: str) -> str:
