@@ -251,6 +251,13 @@ def _check_state_tables(store: Store, problem: Callable[[str, str], None]) -> No
             problem(f"ledger entry {idx}", f"records {table} row {rid}, which is missing")
     _check_alarms(store, problem)
     _check_signatures(store, problem)
+    from .store.triggers import INSERT_ONLY_TABLES, trigger_names
+
+    present = store.triggers()
+    for table in INSERT_ONLY_TABLES:  # someone with the owner's rights removed a refusal: say so
+        missing = [t for t in trigger_names(table, store.engine.dialect.name) if t not in present]
+        if missing:
+            problem(f"{table} table", f"its insert-only trigger is missing ({', '.join(missing)})")
     for row in store.iter_state_rows("attachments"):  # the entry holds the SHA-256; the bytes must match it
         if hashlib.sha256(bytes(row["data"])).hexdigest() != row["sha256"]:
             problem(f"attachments row {row['id']}", "its bytes do not match their SHA-256")

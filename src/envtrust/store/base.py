@@ -1094,6 +1094,18 @@ class Store:
         with self._reading() as conn:
             return [dict(r) | {"root": bytes(r["root"])} for r in conn.execute(q).mappings()]
 
+    def triggers(self) -> set[str]:
+        """The names of the triggers defined on this database's tables (of this schema, on PostgreSQL)."""
+        with self._reading() as conn:
+            if conn.dialect.name == "postgresql":
+                q = (
+                    "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+                )
+            else:
+                q = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            return {str(r[0]) for r in conn.exec_driver_sql(q)}
+
     def latest_checkpoint(self) -> dict[str, Any] | None:
         q = select(s.checkpoints).order_by(s.checkpoints.c.size.desc()).limit(1)
         with self._reading() as conn:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from alembic import op
 
-__all__ = ["insert_only"]
+__all__ = ["INSERT_ONLY_TABLES", "insert_only", "trigger_names"]
+
+# every table made insert-only by a migration (revisions 0013 onwards)
+INSERT_ONLY_TABLES = (
+    "attachments", "interference", "interference_events", "draws", "draw_reveals", "inspections",
+    "complaints", "complaint_events", "credit_events", "blacklist", "blacklist_events", "orders", "order_rechecks",
+    "cases", "case_documents",
+)  # fmt: skip
+
+
+def trigger_names(table: str, dialect: str) -> tuple[str, ...]:
+    """The names of the triggers that keep ``table`` insert-only."""
+    if dialect == "postgresql":
+        return (f"{table}_insert_only",)
+    return (f"{table}_no_update", f"{table}_no_delete")
 
 
 def insert_only(tables: tuple[str, ...]) -> None:
