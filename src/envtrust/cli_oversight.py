@@ -41,6 +41,20 @@ def _register(db: str | None) -> Iterator[Any]:
         store.close()
 
 
+def _report(checks: list[tuple[str, bool, str]], as_json: bool, good: str, bad: str) -> None:
+    """Print offline checks (``✓ [name] message`` lines and a verdict, or JSON); exit 1 unless all passed."""
+    ok = bool(checks) and all(c[1] for c in checks)
+    if as_json:
+        found = [{"name": n, "ok": o, "message": m} for n, o, m in checks]
+        sys.stdout.write(json.dumps({"ok": ok, "checks": found}, ensure_ascii=False) + "\n")
+    else:
+        for name, passed, message in checks:
+            out.print(f"{'✓' if passed else '✗'} {escape(f'[{name}]')} {escape(message)}", highlight=False)
+        out.print(f"结论：{good if ok else bad}", highlight=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
 def _local(t: int) -> str:
     return datetime.fromtimestamp(t, CHINA).strftime("%Y-%m-%d %H:%M")
 
@@ -417,17 +431,8 @@ def draw_verify(
         checks = verify_record(obj).checks
         checks.append(("ledger", False, "只有抽取记录，没有账本证明：请用 envtrust draw export 导出 | a bare record, "
                        "no ledger proof: export it with envtrust draw export"))  # fmt: skip
-    ok = all(c[1] for c in checks)
-    if as_json:
-        sys.stdout.write(json.dumps({"ok": ok, "checks": [{"name": n, "ok": o, "message": m} for n, o, m in checks]},
-                                    ensure_ascii=False) + "\n")  # fmt: skip
-    else:
-        for name, passed, message in checks:
-            out.print(f"{'✓' if passed else '✗'} {escape(f'[{name}]')} {escape(message)}", highlight=False)
-        out.print("结论：抽取可复算、与账本一致 / verdict: the draw VERIFIES" if ok
-                  else "结论：验证未通过 / verdict: the draw does NOT verify")  # fmt: skip
-    if not ok:
-        raise typer.Exit(1)
+    _report(checks, as_json, "抽取可复算、与账本一致 / verdict: the draw VERIFIES",
+            "验证未通过 / verdict: the draw does NOT verify")  # fmt: skip
 
 
 @inspection_app.command("record")
@@ -734,14 +739,5 @@ def case_verify(
     except (OSError, EnvtrustError) as exc:
         raise _fail(EnvtrustError(f"{file}: {exc}")) from None
     checks = verify_package(data, log_key=pinned)
-    ok = bool(checks) and all(c[1] for c in checks)
-    if as_json:
-        sys.stdout.write(json.dumps({"ok": ok, "checks": [{"name": n, "ok": o, "message": m} for n, o, m in checks]},
-                                    ensure_ascii=False) + "\n")  # fmt: skip
-    else:
-        for name, passed, message in checks:
-            out.print(f"{'✓' if passed else '✗'} {escape(f'[{name}]')} {escape(message)}", highlight=False)
-        out.print("结论：证据包验证通过 / verdict: the package VERIFIES" if ok
-                  else "结论：验证未通过 / verdict: the package does NOT verify")  # fmt: skip
-    if not ok:
-        raise typer.Exit(1)
+    _report(checks, as_json, "证据包验证通过 / verdict: the package VERIFIES",
+            "验证未通过 / verdict: the package does NOT verify")  # fmt: skip

@@ -219,6 +219,17 @@ class CaseDocumentIn(BaseModel):
     file: AttachmentIn
 
 
+def _bounds(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """The ``start`` and ``end`` query times (ISO 8601, China time without an offset), None when absent."""
+    out = []
+    for name, text in (("start", start), ("end", end)):
+        t = parse_iso_time(text, "Asia/Shanghai") if text else None
+        if text and t is None:
+            raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
+        out.append(t)
+    return out[0], out[1]
+
+
 def _files(attachments: Sequence[AttachmentIn]) -> list[Attachment]:
     files = []
     for i, a in enumerate(attachments):
@@ -334,13 +345,7 @@ def install_oversight_routes(
     ) -> dict[str, Any]:
         reg = register()
         rows = reg.visible(account(who))
-        bounds = []
-        for name, text in (("start", start), ("end", end)):
-            t = parse_iso_time(text, "Asia/Shanghai") if text else None
-            if text and t is None:
-                raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
-            bounds.append(t)
-        lo, hi = bounds
+        lo, hi = _bounds(start, end)
         rows = [
             r
             for r in rows
@@ -707,13 +712,8 @@ def install_oversight_routes(
             raise ApiError(
                 403, "forbidden", "the ranking is for regulators and discipline bodies of the region"
             )
-        bounds = []
-        for name, text in (("start", start), ("end", end)):
-            t = parse_iso_time(text, "Asia/Shanghai") if text else None
-            if text and t is None:
-                raise ApiError(400, "bad_time", f"`{name}` is not an ISO 8601 time: {text!r}")
-            bounds.append(t)
-        return county_ranking(store, region, since=bounds[0] or 0, until=bounds[1])
+        lo, hi = _bounds(start, end)
+        return county_ranking(store, region, since=lo or 0, until=hi)
 
     # -- cases ---------------------------------------------------------------------------------------------
     @app.post(
