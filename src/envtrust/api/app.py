@@ -681,5 +681,5 @@ def create_app(
     install_oversight_routes(app, store, log_verifier=log_verifier, witnesses=witnesses)
     from ..web import install_pages  # pages share the data routes' accounts and sessions
 
-    install_pages(app, store, log_verifier=log_verifier)
+    install_pages(app, store, log_verifier=log_verifier, witnesses=witnesses)
     return app

@@ -86,6 +86,7 @@ class PageKit:
     lang_of: Callable[[Request], str]
     check_csrf: Callable[[dict[str, str], str], None]
     log_verifier: Verifier | None
+    witnesses: Sequence[Any] = ()  # the witness keys the server accepts (case packages carry them)
 
 
 class _FormError(ValueError):
@@ -900,7 +901,9 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
             raise PageError(404, "err.404")
         kind, ref, data = found
         try:
-            obj = _redacted(json.loads(data.decode("utf-8")))
+            obj = json.loads(data.decode("utf-8"))
+            if kind != "draw.revealed":  # a revealed draw's secret and seed are public by design
+                obj = _redacted(obj)
             pretty = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True)
         except (UnicodeDecodeError, json.JSONDecodeError):
             obj, pretty = {}, data.decode("utf-8", "replace")

@@ -20,7 +20,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
@@ -220,7 +220,9 @@ def _plotly_js() -> bytes:
     return resources.files("plotly").joinpath("package_data/plotly.min.js").read_bytes()
 
 
-def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None = None) -> None:
+def install_pages(
+    app: FastAPI, store: Store, *, log_verifier: Verifier | None = None, witnesses: Sequence[Any] = ()
+) -> None:
     """Add the pages to ``app`` (after :func:`~envtrust.api.data.install_data_routes`, whose accounts they share)."""
 
     def accounts() -> (
@@ -1146,6 +1148,8 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
         return render(request, "enterprise.html", e=e, rows=rows)
 
     # ------------------------------------------------------------------------------------------ laboratory & co
+    from .credit_pages import install_credit_pages
+    from .inspection_pages import install_inspection_pages
     from .lab_pages import PageKit, install_lab_pages
     from .oversight_pages import install_oversight_pages
 
@@ -1156,9 +1160,12 @@ def install_pages(app: FastAPI, store: Store, *, log_verifier: Verifier | None =
         lang_of=lang_of,
         check_csrf=check_csrf,
         log_verifier=log_verifier,
+        witnesses=witnesses,
     )
     install_lab_pages(app, store, kit)
     install_oversight_pages(app, store, kit)  # the interference register (干预留痕)
+    install_credit_pages(app, store, kit)  # credit, blacklist, daily penalties, county ranking, cases
+    install_inspection_pages(app, store, kit)  # double-random draws (双随机) and complaints (投诉)
 
 
 class _Redirect(Exception):
