@@ -174,3 +174,11 @@ def ingest(sqlite_url: str, registry_file: Path) -> Iterator[Ingest]:
         service = Ingest(store)
         service.load_registry(load_registry(registry_file))
         yield service
+
+
+@pytest.fixture(autouse=True)
+def _fresh_passphrase_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no wrong signing passphrases counted (the count lives in the process)."""
+    from envtrust.workflow import lab
+
+    monkeypatch.setattr(lab, "_failures", {})

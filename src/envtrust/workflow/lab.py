@@ -870,18 +870,20 @@ class Lab:
         return True, "ok"
 
 
-# wrong signing passphrases per key: at most PASSPHRASE_FAILURES within PASSPHRASE_WINDOW_S (as logins)
+# wrong signing passphrases per key: at most PASSPHRASE_FAILURES within PASSPHRASE_WINDOW_S (as logins); a key is
+# named by its sealed seed's SHA-256, which no other key shares (a row id would be shared by two databases)
 PASSPHRASE_FAILURES = 5
 PASSPHRASE_WINDOW_S = 900
-_failures: dict[int, list[float]] = {}
+_failures: dict[str, list[float]] = {}
 _failures_lock = threading.Lock()
 
 
 def _unseal_throttled(key: dict[str, Any], passphrase: str, account_id: int) -> bytes:
     now = time.monotonic()
+    name = str(key["sealed_sha256"] or key["key_hash"])
     with _failures_lock:
-        recent = [t for t in _failures.get(int(key["id"]), []) if now - t < PASSPHRASE_WINDOW_S]
-        _failures[int(key["id"])] = recent
+        recent = [t for t in _failures.get(name, []) if now - t < PASSPHRASE_WINDOW_S]
+        _failures[name] = recent
         if len(recent) >= PASSPHRASE_FAILURES:
             raise RecordError(
                 "too_many_attempts",
@@ -892,7 +894,7 @@ def _unseal_throttled(key: dict[str, Any], passphrase: str, account_id: int) -> 
         return unseal(bytes(key["sealed"]), passphrase, account_id=account_id, key=key["key_hash"])
     except RecordError:
         with _failures_lock:
-            _failures.setdefault(int(key["id"]), []).append(now)
+            _failures.setdefault(name, []).append(now)
         raise
 
 
