@@ -40,12 +40,29 @@ from ..services import parse_iso_time
 from ..store import Store
 from ..workflow.cases import DOC_KINDS, REQUIRED, Cases
 from ..workflow.cases import STAFF as CASE_STAFF
-from ..workflow.credit import APPEAL_ACTIONS, REPAIR_MIN_DAYS, SUBJECT_KINDS, Credit, county_ranking
+from ..workflow.credit import (
+    APPEAL_ACTIONS,
+    REPAIR_MIN_DAYS,
+    SUBJECT_KINDS,
+    Credit,
+    county_ranking,
+    pending_appeal,
+)
 from ..workflow.identity import Principal
 from ..workflow.interference import MAX_ATTACHMENT_BYTES
 from .i18n import translator
 from .lab_pages import PageKit, _field, _FormError, _kept, _us_local
-from .oversight_pages import MAX_TEXT_FORM, _Form, _id_in_range, _read_form, _short, _size
+from .oversight_pages import (
+    _SPLIT,
+    MAX_TEXT_FORM,
+    _attachment_response,
+    _Form,
+    _id_in_range,
+    _read_form,
+    _short,
+    _size,
+    _words,
+)
 from .pages import PageError, _in_language, _local
 
 __all__ = ["LISTING_STATES", "RANKERS", "install_credit_pages"]
@@ -69,7 +86,6 @@ _ORDER_FORM = ("order_no", "enterprise", "mns", "violation", "evidence", "served
 _RECHECK_FORM = ("rechecked_on", "result", "note", "evidence")
 _CASE_FORM = ("case_no", "title", "enterprise", "mns", "start", "end", "summary", "evidence")
 _DOC_FORM = ("kind", "title")
-_SPLIT = re.compile(r"[\s,，;；、]+")
 _REGION = re.compile(r"^[0-9]{2,12}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _POINTS = re.compile(r"^[+-]?[0-9]{1,3}$")
@@ -88,19 +104,8 @@ _ORDER_DONE = ("served", "rechecked")
 _CASE_DONE = ("opened", "document")
 
 
-def _words(text: str, limit: int) -> list[str]:
-    """The distinct words of ``text`` (separated by spaces, commas, semicolons), at most ``limit`` + 1 kept."""
-    out: list[str] = []
-    for word in _SPLIT.split(text or ""):
-        if word and word not in out:
-            out.append(word)
-            if len(out) > limit:
-                break
-    return out
-
-
 def _refs(form: Mapping[str, str], label: str, t: Callable[..., str], *, required: bool) -> list[str]:
-    refs = _words(form.get("evidence", ""), MAX_REFS)
+    refs = _words(form.get("evidence", ""), MAX_REFS + 1)
     if len(refs) > MAX_REFS or any(len(r) > 120 for r in refs):
         raise _FormError(t("qa.too_long", f=label))
     if required and not refs:
@@ -137,17 +142,6 @@ def _choice(
 
 def _today() -> str:
     return _local(time.time(), CHINA_OFFSET, "%Y-%m-%d")
-
-
-def _pending(events: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether an appeal waits for its decision (as the workflow reads the trail)."""
-    pending = False
-    for e in events:
-        if e["action"] == "appealed":
-            pending = True
-        elif e["action"] in ("appeal_upheld", "appeal_rejected"):
-            pending = False
-    return pending
 
 
 def _package_name(case_id: int) -> str:
@@ -301,7 +295,7 @@ def install_credit_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
             lid = int(item["id"])
             state = item["state"]
             is_open = state not in ENDED
-            pending = _pending(item["events"])
+            pending = pending_appeal(item["events"])
             decider = decides_for(who, str(item["region"]))
             actions: list[str] = []
             if is_open and not pending and (decider or own_listing(who, item)):
@@ -722,17 +716,7 @@ def install_credit_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
         rows = store.quality_rows("attachments", id=doc["attachment_id"]) if doc is not None else []
         if not rows:
             raise PageError(404, "err.404")
-        row = rows[0]
-        return Response(
-            bytes(row["data"]),
-            media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(str(row['name']), safe='')}",
-                "X-Content-Type-Options": "nosniff",
-                "X-Content-SHA256": str(row["sha256"]),
-                "Cache-Control": "no-store",
-            },
-        )
+        return _attachment_response(rows[0])
 
     @app.get("/cases/{case_id}/package", include_in_schema=False)
     def case_package(request: Request, case_id: int) -> Response:

@@ -43,7 +43,17 @@ from ..workflow.interference import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from ..workflow.lab import Lab
 from .i18n import translator
 from .lab_pages import PageKit, _field, _FormError, _kept, _signed, _time_field, _us_local
-from .oversight_pages import MAX_TEXT_FORM, _Form, _id_in_range, _read_form, _record_limit, _short, _size
+from .oversight_pages import (
+    MAX_TEXT_FORM,
+    _attachment_response,
+    _Form,
+    _id_in_range,
+    _read_form,
+    _record_limit,
+    _short,
+    _size,
+    _words,
+)
 from .pages import PageError, _in_language, _local
 
 __all__ = ["COMPLAINT_STATES", "DRAW_KINDS", "PUBLIC_PER_HOUR", "draw_checks", "install_inspection_pages"]
@@ -95,7 +105,6 @@ _STEP_GROUPS = {
     "rejected": "close",
     "comment": "comment",
 }
-_SPLIT = re.compile(r"[\s,，;；、]+")
 _REGION = re.compile(r"^[0-9]{2,12}$")
 _CONFLICT = re.compile(r"^\s*([^=＝]+?)\s*[=＝]\s*(.+?)\s*$")
 _RECENT = re.compile(r"^inspected within (\d+) days$")
@@ -221,14 +230,6 @@ def _conflicts(text: str, t: Callable[..., str]) -> dict[str, list[str]]:
     return out
 
 
-def _words(text: str, limit: int) -> list[str]:
-    out: list[str] = []
-    for word in _SPLIT.split(text):
-        if word and word not in out:
-            out.append(word)
-    return out[:limit]
-
-
 def _basis(basis: Mapping[str, Any], t: Callable[..., str]) -> str:
     """A target's risk weight basis in words."""
     known = [f"{t('dr.basis.' + key)} {basis[key]}" for key in _BASIS_KEYS if key in basis]
@@ -246,19 +247,6 @@ def _excluded(reason: str | None, t: Callable[..., str]) -> str:
 
 def _short_hash(value: str) -> str:
     return value[:12] + "…" if len(value) > 12 else value
-
-
-def _attachment_response(row: Mapping[str, Any]) -> Response:
-    return Response(
-        bytes(row["data"]),
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(str(row['name']), safe='')}",
-            "X-Content-Type-Options": "nosniff",
-            "X-Content-SHA256": str(row["sha256"]),
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def install_inspection_pages(app: FastAPI, store: Store, kit: PageKit) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -112,6 +112,31 @@ async def _read_form(request: Request, limit: int, t: Callable[..., str]) -> _Fo
         raise PageError(400, "err.400", t("itf.unreadable_form")) from exc
     except (UnicodeDecodeError, ValueError):
         raise PageError(400, "err.400", t("itf.unreadable_form")) from None
+
+
+def _words(text: str, limit: int) -> list[str]:
+    """The distinct words of ``text`` (separated by spaces, commas, semicolons, 、), at most ``limit``."""
+    out: list[str] = []
+    for word in _SPLIT.split(text or ""):
+        if word and word not in out:
+            out.append(word)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _attachment_response(row: Mapping[str, Any]) -> Response:
+    """An attachment's bytes as a download (never rendered by the browser), with its SHA-256."""
+    return Response(
+        bytes(row["data"]),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(str(row['name']), safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "X-Content-SHA256": str(row["sha256"]),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -389,16 +414,7 @@ def install_oversight_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
             if exc.status == 404:
                 raise PageError(404, "err.404") from None
             raise
-        return Response(
-            bytes(row["data"]),
-            media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(str(row['name']), safe='')}",
-                "X-Content-Type-Options": "nosniff",
-                "X-Content-SHA256": str(row["sha256"]),
-                "Cache-Control": "no-store",
-            },
-        )
+        return _attachment_response(row)
 
     @app.post("/interference/{record_id}/events", include_in_schema=False)
     async def interference_event(request: Request, record_id: int) -> Response:

@@ -37,6 +37,7 @@ __all__ = [
     "county_ranking",
     "export_rows",
     "penalty_days",
+    "pending_appeal",
 ]
 
 SUBJECT_KINDS = ("enterprise", "institution", "operator", "supplier")
@@ -263,7 +264,7 @@ class Credit:
             state = _listing_state(listing, events, now)
             if state in ("removed", "repaired", "expired"):
                 raise RecordError("ended", "该记录已结束 | the listing has ended", status=409)
-            pending = _pending_appeal(events)
+            pending = pending_appeal(events)
             if action == "appealed" and pending:
                 raise RecordError("pending", "已有待决的申诉 | an appeal is pending", status=409)
             if action in ("appeal_upheld", "appeal_rejected") and not pending:
@@ -409,7 +410,8 @@ class Credit:
         }
 
 
-def _pending_appeal(events: Sequence[Mapping[str, Any]]) -> bool:
+def pending_appeal(events: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an appeal waits for its decision in a listing's trail."""
     pending = False
     for e in events:
         if e["action"] == "appealed":
@@ -429,7 +431,7 @@ def _listing_state(listing: Mapping[str, Any], events: Sequence[Mapping[str, Any
         return "expired"
     if now < listing["starts"]:
         return "scheduled"
-    return "appealed" if _pending_appeal(events) else "listed"
+    return "appealed" if pending_appeal(events) else "listed"
 
 
 def export_rows(listings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
