@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli import DbOption, _db, _fail, err, out
+from .cli import DbOption, _fail, err, out
+from .cli_oversight import opened
 from .errors import EnvtrustError
 
 credit_app = typer.Typer(help="Credit events and scores (clause 十五).", no_args_is_help=True)
@@ -33,16 +32,10 @@ Evidence = Annotated[
 SUBJECT = "enterprise, institution, operator or supplier."
 
 
-@contextmanager
-def _credit(db: str | None) -> Iterator[Any]:
-    from .store import open_store
+def _credit(db: str | None) -> Any:
     from .workflow.credit import Credit
 
-    store = open_store(_db(db))
-    try:
-        yield Credit(store)
-    finally:
-        store.close()
+    return opened(db, Credit)
 
 
 def _json_lines(rows: list[dict[str, Any]]) -> None:

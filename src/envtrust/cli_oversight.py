@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import mimetypes
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -26,19 +26,26 @@ interference_app = typer.Typer(
 )
 
 CHINA = timezone(timedelta(hours=8))
+T = TypeVar("T")
 
 
 @contextmanager
-def _register(db: str | None) -> Iterator[Any]:
-    from . import settings
+def opened(db: str | None, make: Callable[[Any], T]) -> Iterator[T]:
+    """A workflow over the database ``db`` (``make(store)``), the store closed afterwards."""
     from .store import open_store
-    from .workflow.interference import Interference
 
     store = open_store(_db(db))
     try:
-        yield Interference(store, origin=settings.load().origin)
+        yield make(store)
     finally:
         store.close()
+
+
+def _register(db: str | None) -> Any:
+    from . import settings
+    from .workflow.interference import Interference
+
+    return opened(db, lambda store: Interference(store, origin=settings.load().origin))
 
 
 def _report(checks: list[tuple[str, bool, str]], as_json: bool, good: str, bad: str) -> None:
@@ -226,17 +233,11 @@ inspection_app = typer.Typer(
 KeysOption = Annotated[Path | None, typer.Option("--keys", help="Key directory (env ENVTRUST_KEYS).")]
 
 
-@contextmanager
-def _draws(db: str | None) -> Iterator[Any]:
+def _draws(db: str | None) -> Any:
     from . import settings
-    from .store import open_store
     from .workflow.inspection import Draws
 
-    store = open_store(_db(db))
-    try:
-        yield Draws(store, origin=settings.load().origin)
-    finally:
-        store.close()
+    return opened(db, lambda store: Draws(store, origin=settings.load().origin))
 
 
 def _given_targets(path: Path) -> list[dict[str, Any]]:
@@ -496,16 +497,10 @@ complaints_app = typer.Typer(
 )
 
 
-@contextmanager
-def _complaints(db: str | None) -> Iterator[Any]:
-    from .store import open_store
+def _complaints(db: str | None) -> Any:
     from .workflow.complaints import Complaints
 
-    store = open_store(_db(db))
-    try:
-        yield Complaints(store)
-    finally:
-        store.close()
+    return opened(db, Complaints)
 
 
 @complaints_app.command("file")
@@ -610,16 +605,10 @@ case_app = typer.Typer(
 )
 
 
-@contextmanager
-def _cases(db: str | None) -> Iterator[Any]:
-    from .store import open_store
+def _cases(db: str | None) -> Any:
     from .workflow.cases import Cases
 
-    store = open_store(_db(db))
-    try:
-        yield Cases(store)
-    finally:
-        store.close()
+    return opened(db, Cases)
 
 
 @case_app.command("open")
