@@ -75,6 +75,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'envtrust.db'}"
         return
+    yield from _pg_schema()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A SQLAlchemy URL of an empty PostgreSQL schema (for what runs on PostgreSQL only: cluster mode)."""
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
     schema = f"envtrust_t_{secrets.token_hex(6)}"
     with _pg_admin() as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')

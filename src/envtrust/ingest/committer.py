@@ -125,6 +125,11 @@ class GroupCommitter:
             if not self.loop.is_closed():
                 self.loop.call_soon_threadsafe(_deliver, calls)
 
+    async def drain(self, timeout: float = 30.0) -> None:
+        """On the loop: commit what was handed over, stop the writer, and let its last acknowledgements run."""
+        self.hand_over_now()
+        await asyncio.to_thread(self.close)
+
     def close(self, timeout: float | None = None) -> None:
         """Commit everything handed over so far, then stop the writer thread (call :meth:`hand_over_now` first
         on the loop's thread)."""

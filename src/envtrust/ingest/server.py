@@ -12,14 +12,14 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from .. import hj212
 from ..services import Checkpointer, Ingest, Prepared
 from ..store import WriteResult
-from .committer import GroupCommitter
+from .committer import Done, GroupCommitter
 
 
 class Checker(Protocol):
@@ -33,9 +33,23 @@ class Checker(Protocol):
     def stop(self, timeout: float | None = 30.0) -> None: ...
 
 
+class Sink(Protocol):
+    """Where the gateway hands prepared records, to be called back once they are durable: the local group
+    committer (one process) or the frame stream (cluster mode, :class:`~envtrust.bus.sink.BusSink`)."""
+
+    @property
+    def backlog(self) -> int: ...
+
+    def submit(self, records: Sequence[Prepared], done: Done) -> None: ...
+
+    def hand_over_now(self) -> None: ...
+
+    async def drain(self, timeout: float = 30.0) -> None: ...
+
+
 log = logging.getLogger(__name__)
 
-__all__ = ["Gateway", "GatewayLimits", "GatewayStats"]
+__all__ = ["Gateway", "GatewayLimits", "GatewayStats", "Sink"]
 
 
 @dataclass(slots=True)
@@ -163,8 +177,10 @@ class Gateway:
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 5.0,
         monitor: Checker | None = None,
+        sink: Callable[[asyncio.AbstractEventLoop], Sink] | None = None,
     ) -> None:
         self.ingest = ingest
+        self._sink = sink  # cluster mode: records go to the frame stream instead of the local database
         self.monitor = monitor
         self.checkpointer = checkpointer
         self.checkpoint_interval = checkpoint_interval
@@ -177,16 +193,19 @@ class Gateway:
         self._per_peer: dict[str, int] = {}
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self.committer: GroupCommitter
+        self.committer: Sink
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         after = self.monitor.committed if self.monitor is not None else None
         if self.monitor is not None:
             self.monitor.start()
-        self.committer = GroupCommitter(
-            self.ingest, loop, max_batch=self.limits.max_batch, after_commit=after
-        )
+        if self._sink is not None:
+            self.committer = self._sink(loop)
+        else:
+            self.committer = GroupCommitter(
+                self.ingest, loop, max_batch=self.limits.max_batch, after_commit=after
+            )
         self._server = await loop.create_server(
             lambda: _Conn(self), self.host, self.port, backlog=4096, reuse_address=True
         )
@@ -251,8 +270,7 @@ class Gateway:
         for conn in list(self._conns):
             if conn.transport is not None and not conn.transport.is_closing():
                 conn.transport.pause_reading()
-        self.committer.hand_over_now()
-        await asyncio.to_thread(self.committer.close)
+        await self.committer.drain()
         for _ in range(3):  # let the writer's last acknowledgements run on the loop
             await asyncio.sleep(0)
         for conn in list(self._conns):

@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from ..errors import SchemaError, StoreError
 from ..ledger.entries import entry_type, frame_entry, registry_entry
 from ..registry import Point
-from . import ledger
+from . import leases, ledger
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
@@ -72,6 +72,16 @@ class ReadingRow:
     flag: str | None = None
     eflag: str | None = None
     extra: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where a frame came from in cluster mode: its partition's lease, the epoch it is held under, and the stream
+    sequence of the message that carried it."""
+
+    lease: str
+    epoch: int
+    seq: int
 
 
 @dataclass(slots=True)
@@ -319,8 +329,17 @@ class Store:
         return out
 
     # ----------------------------------------------------------------- the write path
-    def write(self, batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]]) -> list[WriteResult]:
+    def write(
+        self,
+        batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]],
+        positions: Sequence[StreamPosition] | None = None,
+    ) -> list[WriteResult]:
         """Store frames with their readings and ledger entries in one transaction; return one result per frame.
+
+        ``positions`` (cluster workers: one per frame) say where in the frame stream each frame came from and under
+        which lease epoch its partition is held: a frame at or below its partition's stored position is not stored
+        again (result ``known``), the positions advance in the same transaction, and a lease that has moved on
+        refuses the whole batch (:class:`~envtrust.store.leases.LeaseLost`).
 
         A frame whose data segment is stored already is kept as a raw copy with status ``duplicate`` and
         ``duplicate_of`` the first copy; its readings are not stored twice.  A frame marked ``skip_if_known``
@@ -331,10 +350,54 @@ class Store:
         try:
             with self._writing() as conn:
                 self._lock(conn)
-                return self._write(conn, batch)
+                if positions is None:
+                    return self._write(conn, batch)
+                return self._write_positioned(conn, batch, positions)
         except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             # the bulk paths call the driver directly, so its own errors (sqlite3, psycopg) arrive unwrapped
             raise StoreError(f"write failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def _write_positioned(
+        self,
+        conn: Connection,
+        batch: Sequence[tuple[FrameRow, Sequence[ReadingRow]]],
+        positions: Sequence[StreamPosition],
+    ) -> list[WriteResult]:
+        if len(positions) != len(batch):
+            raise ValueError("one stream position per frame")
+        epochs: dict[str, int] = {}
+        for p in positions:
+            if epochs.setdefault(p.lease, p.epoch) != p.epoch:
+                raise ValueError(f"two epochs of lease {p.lease} in one batch")
+        stored = leases.positions(conn, epochs)
+        keep = [i for i, p in enumerate(positions) if p.seq > stored[p.lease]]
+        written = self._write(conn, [batch[i] for i in keep]) if keep else []
+        results = [WriteResult(None, "known") for _ in batch]
+        for i, r in zip(keep, written, strict=True):
+            results[i] = r
+        newest: dict[str, int] = {}
+        for p in positions:
+            newest[p.lease] = max(newest.get(p.lease, 0), p.seq)
+        for name, seq in newest.items():
+            leases.advance(conn, name, seq)
+        return results
+
+    # ----------------------------------------------------------------- leases (cluster mode)
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, info: str | None = None) -> int | None:
+        """Take or renew a lease (see :mod:`envtrust.store.leases`): its epoch when held, else None."""
+        try:
+            with self._writing() as conn:
+                return leases.acquire(conn, name, holder, ttl_s, info)
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            raise StoreError(f"lease {name}: {exc.__class__.__name__}: {exc}") from exc
+
+    def release_lease(self, name: str, holder: str, epoch: int) -> bool:
+        with self._writing() as conn:
+            return leases.release(conn, name, holder, epoch)
+
+    def list_leases(self, prefix: str = "") -> list[leases.Lease]:
+        with self._reading() as conn:
+            return leases.listing(conn, prefix)
 
     def _reading(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection for reads (in a snapshot store: the snapshot's one connection and transaction)."""

@@ -890,6 +890,17 @@ case_documents = Table(
     Column("salt", Text, nullable=False),
 )
 
+leases = Table(  # cluster mode: who holds a partition or the sequencer role, under which epoch
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),  # partitions: stream sequence stored up to
+    Column("info", Text),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 

@@ -1,0 +1,341 @@
+"""The worker's side of cluster mode: partitions of the frame stream stored into the database, in order, once.
+
+Workers share the partitions through leases in the database (``bus/<n>``): each live worker (lease
+``worker/<id>``) holds about ``partitions / live workers`` of them and takes over the partitions of a worker whose
+leases expire.  A partition is read by one worker at a time through a fresh pull consumer, from its oldest
+unacknowledged message; each write names the stream sequence of every frame and the epoch of its partition's lease,
+so the database skips what it holds already (a message stored and not yet acknowledged when its worker died) and
+refuses a worker whose lease has moved on.  Messages are acknowledged after the commit.  Frames from several
+partitions are committed together (group commit), the streaming checks see each commit, and the worker that holds
+the ``sequencer`` lease signs the ledger's checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from ..registry import Point
+from ..services import Checkpointer, Prepared
+from ..store import FrameRow, LeaseLost, ReadingRow, Store, StreamPosition, WriteResult
+from . import codec
+from .jetstream import BusConfig, connect, ensure_stream, subscribe_partition
+
+log = logging.getLogger(__name__)
+
+SEQUENCER = "sequencer"
+
+
+class Committed(Protocol):
+    def committed(self, batch: Sequence[Prepared], results: Sequence[WriteResult]) -> None: ...
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    messages: int = 0
+    frames: int = 0
+    known: int = 0  # frames of redelivered messages that were stored before
+    batches: int = 0
+    write_failures: int = 0
+    leases_lost: int = 0
+    bad_messages: int = 0
+    checkpoints: int = 0
+    write_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Part:
+    number: int
+    epoch: int
+    task: asyncio.Task[None] | None = None
+
+
+_Item = tuple[
+    list[tuple[FrameRow, list[ReadingRow]]], list[StreamPosition], "asyncio.Future[list[WriteResult]]"
+]
+
+
+def lease_of(partition: int) -> str:
+    return f"bus/{partition}"
+
+
+class Worker:
+    """Run with ``await worker.start()``; stop with ``await worker.close()``."""
+
+    def __init__(
+        self,
+        store: Store,
+        cfg: BusConfig,
+        *,
+        holder: str | None = None,
+        monitor: Committed | None = None,
+        checkpointer: Checkpointer | None = None,
+        checkpoint_interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.monitor = monitor
+        self.checkpointer = checkpointer
+        self.checkpoint_interval = checkpoint_interval
+        self.stats = WorkerStats()
+        self.owned: dict[int, _Part] = {}
+        self.sequencer_epoch: int | None = None
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self._queue: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_checkpoint = 0.0
+        self._me = 0  # epoch of this worker's own lease
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        self.nc = await connect(self.cfg, f"envtrust-worker {self.holder}")
+        self.js = self.nc.jetstream(timeout=5.0)
+        await ensure_stream(self.js, self.cfg)
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="bus-writer"),
+            asyncio.create_task(self._manage(), name="bus-leases"),
+        ]
+
+    async def close(self) -> None:
+        """Stop reading, let the writes in progress finish, give every lease up and disconnect."""
+        for part in list(self.owned.values()):
+            await self._stop(part, release=True)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.sequencer_epoch is not None:
+            await asyncio.to_thread(self.store.release_lease, SEQUENCER, self.holder, self.sequencer_epoch)
+            self.sequencer_epoch = None
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.release_lease, f"worker/{self.holder}", self.holder, self._me)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+    def owns(self, mn: str) -> bool:
+        return codec.partition_of(mn, "", self.cfg.partitions) in self.owned
+
+    def points_view(self, points: Callable[[], Mapping[str, Point]]) -> Callable[[], Mapping[str, Point]]:
+        """The registry as the streaming checks of this worker should see it: the points of its partitions."""
+        return lambda: {mn: p for mn, p in points().items() if self.owns(mn)}
+
+    # ------------------------------------------------------------------ leases
+    async def _manage(self) -> None:
+        period = self.cfg.lease_ttl / 3
+        while True:
+            try:
+                await self._balance()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("renewing leases failed; retrying")
+            await asyncio.sleep(period)
+
+    async def _balance(self) -> None:
+        store, ttl, me = self.store, self.cfg.lease_ttl, self.holder
+        epoch = await asyncio.to_thread(store.acquire_lease, f"worker/{me}", me, ttl)
+        self._me = epoch or 0
+        now = time.time_ns() // 1000
+        live = sorted(
+            lease.holder or ""
+            for lease in await asyncio.to_thread(store.list_leases, "worker/")
+            if lease.live(now)
+        )
+        target = math.ceil(self.cfg.partitions / max(1, len(live)))
+        for part in list(self.owned.values()):  # renew what is held
+            e = await asyncio.to_thread(store.acquire_lease, lease_of(part.number), me, ttl)
+            if e != part.epoch:
+                log.warning("partition %d was taken over (epoch %s → %s)", part.number, part.epoch, e)
+                self.stats.leases_lost += 1
+                await self._stop(part, release=False)
+        while len(self.owned) > target:  # others have joined: hand partitions over
+            await self._stop(self.owned[max(self.owned)], release=True)
+        start = live.index(me) * target if me in live else 0
+        for i in range(self.cfg.partitions):
+            if len(self.owned) >= target:
+                break
+            n = (start + i) % self.cfg.partitions
+            if n in self.owned:
+                continue
+            e = await asyncio.to_thread(store.acquire_lease, lease_of(n), me, ttl)
+            if e is not None:
+                part = _Part(n, e)
+                part.task = asyncio.create_task(self._consume(part), name=f"bus-partition-{n}")
+                self.owned[n] = part
+                log.info("took partition %d (epoch %d)", n, e)
+        if self.checkpointer is not None:
+            await self._sequence()
+
+    async def _stop(self, part: _Part, *, release: bool) -> None:
+        self.owned.pop(part.number, None)
+        if part.task is not None:
+            part.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await part.task
+        if release:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    self.store.release_lease, lease_of(part.number), self.holder, part.epoch
+                )
+
+    async def _sequence(self) -> None:
+        assert self.checkpointer is not None
+        e = await asyncio.to_thread(self.store.acquire_lease, SEQUENCER, self.holder, self.cfg.lease_ttl)
+        if e is None:
+            self.sequencer_epoch = None
+            return
+        if e != self.sequencer_epoch:
+            log.info("this worker signs the checkpoints now (sequencer epoch %d)", e)
+        self.sequencer_epoch = e
+        if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            self._last_checkpoint = time.monotonic()
+            if await asyncio.to_thread(self.checkpointer.checkpoint) is not None:
+                self.stats.checkpoints += 1
+
+    # ------------------------------------------------------------------ one partition
+    async def _consume(self, part: _Part) -> None:
+        assert self.js is not None
+        sub: Any = None
+        while True:
+            try:
+                if sub is None:
+                    sub = await subscribe_partition(self.js, self.cfg, part.number)
+                try:
+                    msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    continue
+                await self._store(part, msgs)
+            except asyncio.CancelledError:
+                raise
+            except LeaseLost:
+                self.stats.leases_lost += 1
+                log.warning("partition %d: lease lost, giving it up", part.number)
+                self.owned.pop(part.number, None)
+                return
+            except (
+                Exception
+            ) as exc:  # NATS failover, consumer gone, database down: start again from the stream
+                log.warning("partition %d: %s: %s; resubscribing", part.number, exc.__class__.__name__, exc)
+                sub = None
+                await asyncio.sleep(0.5)
+
+    async def _store(self, part: _Part, msgs: list[Any]) -> None:
+        rows: list[tuple[FrameRow, list[ReadingRow]]] = []
+        positions: list[StreamPosition] = []
+        name = lease_of(part.number)
+        for m in msgs:
+            seq = int(m.metadata.sequence.stream)
+            try:
+                records = codec.decode(m.data)
+            except codec.CodecError as exc:
+                self.stats.bad_messages += 1
+                log.error(
+                    "partition %d: message %d is not a batch of records: %s (kept in quarantine)",
+                    part.number,
+                    seq,
+                    exc,
+                )
+                records = [(_unreadable(m.subject, seq, m.data, str(exc)), [])]
+            for r in records:
+                rows.append(r)
+                positions.append(StreamPosition(name, part.epoch, seq))
+        delay = 0.2
+        while True:
+            try:
+                results = await self._write(rows, positions)
+                break
+            except LeaseLost:
+                raise
+            except Exception as exc:  # the database is down or restarting: keep the messages and try again
+                self.stats.write_failures += 1
+                log.warning(
+                    "partition %d: storing %d frames failed (%s); retrying", part.number, len(rows), exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.stats.messages += len(msgs)
+        self.stats.frames += sum(1 for r in results if r.frame_id is not None)
+        self.stats.known += sum(1 for r in results if r.frame_id is None)
+        for m in msgs:
+            await m.ack()
+
+    # ------------------------------------------------------------------ group commit across partitions
+    async def _write(
+        self, rows: list[tuple[FrameRow, list[ReadingRow]]], positions: list[StreamPosition]
+    ) -> list[WriteResult]:
+        fut: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append((rows, positions, fut))
+        self._wake.set()
+        return await fut
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            work, self._queue = [w for w in self._queue if not w[2].done()], []
+            if not work:
+                continue
+            rows = [r for w in work for r in w[0]]
+            positions = [p for w in work for p in w[1]]
+            t0 = time.perf_counter()
+            try:
+                results = await asyncio.to_thread(self.store.write, rows, positions)
+            except LeaseLost as exc:
+                for w in work:  # the partition that moved on fails; the others go again
+                    if any(p.lease == exc.name for p in w[1]):
+                        w[2].set_exception(exc)
+                    else:
+                        self._queue.append(w)
+                self._wake.set()
+                continue
+            except Exception as exc:
+                for w in work:
+                    if not w[2].done():
+                        w[2].set_exception(exc)
+                continue
+            self.stats.write_s += time.perf_counter() - t0
+            self.stats.batches += 1
+            i = 0
+            for w in work:
+                part = results[i : i + len(w[0])]
+                i += len(w[0])
+                if not w[2].done():
+                    w[2].set_result(part)
+            if self.monitor is not None:
+                try:
+                    self.monitor.committed([Prepared(r, list(rd)) for r, rd in rows], results)
+                except Exception:
+                    log.exception("handing the commit to the checks failed")
+
+
+def _unreadable(subject: str, seq: int, data: bytes, reason: str) -> FrameRow:
+    return FrameRow(
+        received_us=time.time_ns() // 1000,
+        peer=f"{subject}#{seq}",
+        origin="bus",
+        format="garbage",
+        raw=data,
+        digest=hashlib.sha256(data).digest(),
+        status="quarantine",
+        error_code="bad_stream_message",
+        reason=f"stream message {seq} could not be read: {reason}",
+    )
