@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test lint bench bench-qc clean
+.PHONY: install browser nats demo test lint bench bench-qc clean
 
 install: $(STAMP)
 
@@ -29,7 +29,13 @@ browser:
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk) >/dev/null 2>&1 \
 	  || echo "chromium could not be installed (apt-get needs root): the browser tests will skip"; }
 
-test: lint browser
+# The cluster tests start three nats-server processes of their own (Debian package nats-server).
+nats:
+	@test -x /usr/sbin/nats-server || command -v nats-server >/dev/null 2>&1 || { \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server) >/dev/null 2>&1 \
+	  || echo "nats-server could not be installed (apt-get needs root): the cluster tests will skip"; }
+
+test: lint browser nats
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from . import __version__, hj212, settings
-from .errors import EnvtrustError
+from .errors import ConfigError, EnvtrustError
 from .ingest.lines import events_with_lines
 
 app = typer.Typer(
@@ -880,9 +880,27 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option(help="Public base address of this server, for links in notifications.")
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all (default: gateway, storage, checks, pages and API in one process) or, in cluster mode, "
+            "gateway | worker | web."
+        ),
+    ] = "all",
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            help="Cluster mode: NATS servers with JetStream, e.g. nats://n1:4222,nats://n2:4222 (env ENVTRUST_BUS; "
+            "[cluster] bus in --config)."
+        ),
+    ] = None,
 ) -> None:
     """Run the HJ 212 gateway and the HTTP API: receive, store durably, then acknowledge.  Stops cleanly on
     SIGINT/SIGTERM.
+
+    Cluster mode (--bus, with a PostgreSQL --db): --role gateway acknowledges loggers once JetStream holds their
+    frames, --role worker stores the stream into the database (and checks it, and signs checkpoints when it holds
+    the sequencer lease), --role web serves pages and API; every role answers /healthz, /readyz and /metrics.
 
     The ledger is checkpointed (signed with the key named after the origin, created on first use) every few
     seconds while entries arrive, and once more on shutdown.  The HTTP API (/api/v1, port 8212) serves the
@@ -891,7 +909,9 @@ def serve(
     Every committed frame is checked on arrival by the check catalogue (per-point windows of recent days); findings
     become alarms (envtrust alarms), notified by webhook and e-mail as configured in --config.
     """
-    from .ingest.server import Gateway, GatewayLimits
+    from .bus.jetstream import cluster_config
+    from .ingest.server import GatewayLimits
+    from .node import ROLES, Node, NodeSpec, roles_of, until_signal
     from .registry import load_registry
     from .services import Checkpointer, Ingest
     from .store import open_store
@@ -899,69 +919,108 @@ def serve(
 
     cfg = settings.load()
     watch: Any = None
+    roles = roles_of(role)
     try:
+        if role not in ROLES:
+            raise ConfigError(f"--role: one of {', '.join(ROLES)}, not {role!r}")
         site = settings.load_file(config) if config is not None else {}
-        ingest = Ingest(open_store(_db(db)), max_segment=max_segment)
+        bus_cfg = cluster_config(site.get("cluster", {}), bus or cfg.bus)
+        if bus_cfg is None and role != "all":
+            raise ConfigError(f"--role {role} is cluster mode: give the NATS servers with --bus nats://… ")
+        url = _db(db)
+        if bus_cfg is not None and not url.startswith("postgresql"):
+            raise ConfigError("cluster mode stores into PostgreSQL: give --db postgresql://…")
+        ingest = Ingest(open_store(url), max_segment=max_segment)
         signer = log_signer(origin or cfg.origin, keys, create=True)
         witnesses = [load_witness_key(w, keys) for w in witness_key or []]
         if registry is not None:
             ingest.load_registry(load_registry(registry))
-        if not no_checks:
-            from .alarms.setup import monitoring
-
-            watch = monitoring(ingest.store, ingest.points, site, link_base=public_url)
     except EnvtrustError as exc:
         raise _fail(exc) from None
     checkpointer = Checkpointer(ingest.store, signer, origin or cfg.origin)
 
-    async def main() -> None:
-        from .api import HttpServer, create_app, serve_http
+    def web_app(node: Node) -> Any:
+        from .api import create_app
+        from .ops import ops_routes
 
-        gw = Gateway(
-            ingest,
-            host or cfg.host,
-            port if port is not None else cfg.port,
-            GatewayLimits(idle_timeout=idle_timeout, max_connections=max_connections),
-            checkpointer=checkpointer,
-            checkpoint_interval=checkpoint_interval,
-            monitor=watch.monitor if watch is not None else None,
+        api = create_app(
+            ingest.store,
+            log_verifier=signer.verifier(),
+            witnesses=witnesses,
+            on_commit=watch.monitor.committed if watch is not None else None,
         )
-        await gw.start()
-        http: HttpServer | None = None
-        if not no_http:
-            api = create_app(
-                ingest.store,
-                log_verifier=signer.verifier(),
-                witnesses=witnesses,
-                on_commit=watch.monitor.committed if watch is not None else None,
+        api.router.routes[0:0] = ops_routes(node)
+        return api
+
+    spec = NodeSpec(
+        ingest,
+        role=role,
+        bus=bus_cfg,
+        host=host or cfg.host,
+        port=port if port is not None else cfg.port,
+        limits=GatewayLimits(idle_timeout=idle_timeout, max_connections=max_connections),
+        checkpointer=checkpointer if "worker" in roles else None,
+        checkpoint_interval=checkpoint_interval,
+        http=None
+        if no_http
+        else (http_host or host or cfg.host, http_port if http_port is not None else cfg.http_port),
+        app=web_app,
+    )
+
+    node = Node(spec)
+    if not no_checks and (bus_cfg is None or "worker" in roles):
+        from .alarms.setup import monitoring
+
+        def points() -> Any:  # a worker checks the points of the partitions it holds
+            every = ingest.points()
+            if bus_cfg is None:
+                return every
+            w = node.worker
+            return {mn: p for mn, p in every.items() if w is not None and w.owns(mn)}
+
+        try:
+            watch = monitoring(ingest.store, points, site, link_base=public_url)
+        except EnvtrustError as exc:
+            ingest.store.close()
+            raise _fail(exc) from None
+        spec.monitor = watch.monitor
+
+    async def main() -> None:
+        await node.start()
+        gw, http = node.gateway, node.http
+        parts = []
+        if gw is not None:
+            parts.append(f"HJ 212 on {gw.address}" + (f" → stream {bus_cfg.stream}" if bus_cfg else ""))
+        if node.worker is not None:
+            parts.append(f"worker {node.worker.holder} storing the stream")
+        if http is not None:
+            parts.append(
+                f"pages on {http.url}/ and HTTP API on {http.url}/api/v1"
+                if "web" in roles
+                else f"metrics on {http.url}/metrics"
             )
-            try:
-                http = await serve_http(
-                    api, http_host or host or cfg.host, http_port if http_port is not None else cfg.http_port
-                )
-            except BaseException:
-                await gw.close()
-                raise
         err.print(
-            f"envtrust gateway listening on {gw.address} (HJ 212)"
-            + (f", pages on {http.url}/ and HTTP API on {http.url}/api/v1" if http is not None else "")
-            + f", database {_db(db)}, {len(ingest.store.points())} registered points, "
-            f"{len(witnesses)} witness keys, "
+            f"envtrust {role}: "
+            + ", ".join(parts)
+            + f"; database {url}, {len(ingest.store.points())} registered points, {len(witnesses)} witness keys, "
             + (f"{len(watch.configured.checks)} checks on arrival" if watch is not None else "no checks")
             + ". Ctrl-C stops.",
             soft_wrap=True,
         )
-        try:
-            await gw.serve_until_signal()
-        finally:
-            if http is not None:
-                await http.stop()
-        err.print(f"stopped: {gw.stats.frames} records stored, {gw.stats.acks} replies sent")
+        await until_signal(node.stop)
+        if gw is not None:
+            err.print(f"stopped: {gw.stats.frames} records received, {gw.stats.acks} replies sent")
+        if node.worker is not None:
+            err.print(f"stopped: {node.worker.stats.frames} frames stored by this worker")
 
     try:
         _run(main())
     except OSError as exc:
         raise _fail(EnvtrustError(f"cannot listen: {exc.strerror or exc}")) from None
+    except Exception as exc:  # NATS unreachable at the start, for one
+        if bus_cfg is None:
+            raise
+        raise _fail(EnvtrustError(f"cluster mode: {exc.__class__.__name__}: {exc}")) from None
     finally:
         if watch is not None and watch.notifier is not None:
             watch.notifier.close(timeout=10)

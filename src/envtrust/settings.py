@@ -18,6 +18,7 @@ class Settings:
     port: int = DEFAULT_HJ212_PORT
     http_port: int = DEFAULT_HTTP_PORT
     origin: str = DEFAULT_ORIGIN
+    bus: str | None = None  # cluster mode: NATS servers (nats://host:4222,…)
 
 
 def load() -> Settings:
@@ -28,16 +29,18 @@ def load() -> Settings:
         port=int(env.get("ENVTRUST_PORT", DEFAULT_HJ212_PORT)),
         http_port=int(env.get("ENVTRUST_HTTP_PORT", DEFAULT_HTTP_PORT)),
         origin=env.get("ENVTRUST_ORIGIN", DEFAULT_ORIGIN),
+        bus=env.get("ENVTRUST_BUS") or None,
     )
 
 
 # the sections of the site configuration file (envtrust.toml), each validated strictly by its consumer
-CONFIG_SECTIONS = ("checks", "alarms", "notify", "monitor")
+CONFIG_SECTIONS = ("checks", "alarms", "notify", "monitor", "cluster")
 
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, dict[str, object]]:
     """The site configuration file: TOML with the tables ``[checks.<check>]`` (check parameters), ``[alarms]``
-    (lifecycle and escalation), ``[notify]`` (webhook and e-mail channels) and ``[monitor]`` (streaming windows).
+    (lifecycle and escalation), ``[notify]`` (webhook and e-mail channels), ``[monitor]`` (streaming windows) and
+    ``[cluster]`` (the NATS servers, the frame stream and its partitions).
     An unknown section is an error; each section's keys are checked by the part that uses it."""
     import tomllib
 

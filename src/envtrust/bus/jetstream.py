@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,16 @@ from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BusConfig", "connect", "consumer_name", "ensure_stream", "parse_servers", "subscribe_partition"]
+__all__ = [
+    "CLUSTER_KEYS",
+    "BusConfig",
+    "cluster_config",
+    "connect",
+    "consumer_name",
+    "ensure_stream",
+    "parse_servers",
+    "subscribe_partition",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,55 @@ class BusConfig:
 
     def subject_of(self, partition: int) -> str:
         return f"{self.subject}.{partition}"
+
+
+# [cluster] keys of the site configuration file: name -> (type, minimum)
+CLUSTER_KEYS: dict[str, tuple[type, float]] = {
+    "bus": (str, 0),
+    "stream": (str, 0),
+    "subject": (str, 0),
+    "partitions": (int, 1),
+    "replicas": (int, 1),
+    "max_msgs": (int, 1000),
+    "max_bytes": (int, 1 << 20),
+    "duplicate_window": (float, 1),
+    "lease_ttl": (float, 1),
+    "fetch_batch": (int, 1),
+    "max_records": (int, 1),
+}
+
+
+def cluster_config(section: Mapping[str, Any], bus: str | None) -> BusConfig | None:
+    """The ``[cluster]`` section with ``--bus`` over its ``bus`` key; None when no bus is named (one process)."""
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in CLUSTER_KEYS:
+            raise ConfigError(f"[cluster]: unknown key {key!r}; known: {', '.join(CLUSTER_KEYS)}")
+        kind, minimum = CLUSTER_KEYS[key]
+        if kind is str:
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"[cluster] {key}: expected text, got {value!r}")
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (kind is int and value != int(value))
+        ):
+            raise ConfigError(
+                f"[cluster] {key}: expected a {'whole ' if kind is int else ''}number, got {value!r}"
+            )
+        elif value < minimum:
+            raise ConfigError(f"[cluster] {key}: must be at least {minimum:g}, got {value!r}")
+        values[key] = kind(value)
+    url = bus or values.pop("bus", None)
+    values.pop("bus", None)
+    if url is None:
+        return None
+    for key in ("stream", "subject"):
+        if key in values and not all(
+            c.isalnum() or c in "-_" for c in values[key].replace(".", "_" if key == "subject" else ".")
+        ):
+            raise ConfigError(f"[cluster] {key}: letters, digits, - and _ only, got {values[key]!r}")
+    return BusConfig(servers=parse_servers(url), **values)
 
 
 def parse_servers(url: str) -> tuple[str, ...]:

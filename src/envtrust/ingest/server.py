@@ -9,6 +9,7 @@ connection (reading pauses beyond it), connections in total and per peer address
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import signal
 import time
@@ -62,6 +63,25 @@ class GatewayLimits:
     max_batch: int = 5000
 
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(slots=True)
+class Latency:
+    """Receipt → acknowledgement times in seconds, as cumulative-bucket counts (what Prometheus histograms take)."""
+
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, seconds: float, times: int = 1) -> None:
+        i = bisect.bisect_left(self.buckets, seconds)
+        self.counts[i] += times
+        self.total += seconds * times
+        self.n += times
+
+
 @dataclass(slots=True)
 class GatewayStats:
     connections: int = 0
@@ -71,6 +91,7 @@ class GatewayStats:
     quarantined: int = 0
     acks: int = 0
     started: float = field(default_factory=time.time)
+    ack_latency: Latency = field(default_factory=Latency)
 
 
 class _Conn(asyncio.Protocol):
@@ -134,7 +155,9 @@ class _Conn(asyncio.Protocol):
         if error is None:
             gw.stats.frames += len(records)
             replies = []
+            now_us = time.time_ns() // 1000
             for p in records:
+                gw.stats.ack_latency.observe(max(0, now_us - p.row.received_us) / 1e6)
                 if p.row.status == "quarantine":
                     gw.stats.quarantined += 1
                 if p.reply is not None:

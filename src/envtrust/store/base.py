@@ -1101,6 +1101,31 @@ class Store:
         with self._reading() as conn:
             return ledger.ledger_size(conn)
 
+    def ops_figures(self) -> dict[str, int | None]:
+        """Cheap figures for monitoring (each an indexed lookup): ledger size, the newest checkpoint's size and
+        time, open and unacknowledged alarms."""
+        with self._reading() as conn:
+            cp = conn.execute(
+                select(s.checkpoints.c.size, s.checkpoints.c.created_us)
+                .order_by(s.checkpoints.c.size.desc())
+                .limit(1)
+            ).first()
+            open_alarms = unacked = 0
+            for acked, n in conn.execute(
+                select(s.alarms.c.acked, func.count())
+                .where(s.alarms.c.closed.is_(False))
+                .group_by(s.alarms.c.acked)
+            ):
+                open_alarms += n
+                unacked += 0 if acked else n
+            return {
+                "ledger_size": ledger.ledger_size(conn),
+                "checkpoint_size": None if cp is None else int(cp.size),
+                "checkpoint_us": None if cp is None else int(cp.created_us),
+                "alarms_open": open_alarms,
+                "alarms_unacked": unacked,
+            }
+
     def root_at(self, size: int) -> bytes:
         with self._reading() as conn:
             return ledger.root_at(conn, size)
