@@ -7,7 +7,10 @@ is marked ``postgres`` and skipped, with the reason, where the server cannot be 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ import psycopg
 import pytest
 
 from envtrust import hj212
+from envtrust.bus.jetstream import BusConfig
 from envtrust.hj212 import Item
 from envtrust.registry import load_registry
 from envtrust.services import Ingest
@@ -192,3 +196,33 @@ def _fresh_passphrase_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
     from envtrust.workflow import lab
 
     monkeypatch.setattr(lab, "_failures", {})
+
+
+# ----------------------------------------------------------------------------------------------- cluster mode
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture
+def bus_cfg() -> Iterator[BusConfig]:
+    """A stream and subject of this test's own on the NATS server with JetStream at 127.0.0.1:4222 (skipped, with
+    the reason, where it is absent), deleted afterwards."""
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=2):
+            pass
+    except OSError as exc:
+        pytest.skip(f"NATS not reachable at 127.0.0.1:4222: {exc}")
+    tag = secrets.token_hex(4)
+    cfg = BusConfig(
+        servers=(NATS_URL,), stream=f"T_{tag}", subject=f"envtrust-test.{tag}", partitions=4, lease_ttl=3.0
+    )
+    yield cfg
+
+    async def drop() -> None:
+        import nats
+
+        nc = await nats.connect(NATS_URL)
+        with contextlib.suppress(Exception):
+            await nc.jetstream().delete_stream(cfg.stream)
+        await nc.close()
+
+    asyncio.run(drop())

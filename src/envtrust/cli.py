@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from . import __version__, hj212, settings
+from . import __version__, hj212, logs, settings
 from .errors import ConfigError, EnvtrustError
 from .ingest.lines import events_with_lines
 
@@ -894,6 +894,10 @@ def serve(
             "[cluster] bus in --config)."
         ),
     ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text (default) or json: one JSON object per line.")
+    ] = "text",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the HJ 212 gateway and the HTTP API: receive, store durably, then acknowledge.  Stops cleanly on
     SIGINT/SIGTERM.
@@ -923,6 +927,9 @@ def serve(
     try:
         if role not in ROLES:
             raise ConfigError(f"--role: one of {', '.join(ROLES)}, not {role!r}")
+        if log_format not in logs.FORMATS or log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError("--log-format: text or json; --log-level: debug, info, warning or error")
+        logs.setup(log_format, log_level, role=role)
         site = settings.load_file(config) if config is not None else {}
         bus_cfg = cluster_config(site.get("cluster", {}), bus or cfg.bus)
         if bus_cfg is None and role != "all":
@@ -990,7 +997,10 @@ def serve(
         gw, http = node.gateway, node.http
         parts = []
         if gw is not None:
-            parts.append(f"HJ 212 on {gw.address}" + (f" → stream {bus_cfg.stream}" if bus_cfg else ""))
+            parts.append(
+                f"gateway listening on {gw.address} (HJ 212)"
+                + (f" → stream {bus_cfg.stream}" if bus_cfg else "")
+            )
         if node.worker is not None:
             parts.append(f"worker {node.worker.holder} storing the stream")
         if http is not None:
