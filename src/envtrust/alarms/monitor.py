@@ -192,11 +192,16 @@ class Monitor:
                         self._idle.set()
 
     def _refresh_points(self) -> None:
-        for mn, point in self.points().items():
+        points = self.points()
+        for mn, point in points.items():
             info = point_info(point)
             if self._infos.get(mn) != info:
                 self._infos[mn] = info
                 self.evaluator.set_point(info)
+        for mn in [m for m in self._infos if m not in points]:  # removed, or taken over by another worker
+            del self._infos[mn]
+            self._loaded_upto.pop(mn, None)
+            self.evaluator.drop_point(mn)
 
     def _refresh_quality(self) -> None:
         """Out-of-control spans, data marks and the quality context of the points whose quality records changed

@@ -189,6 +189,12 @@ class StreamEvaluator:
             acc.info = info
             self.dirty.add(info.mn)
 
+    def drop_point(self, mn: str) -> None:
+        """Forget a point (no longer registered, or checked by another process in cluster mode)."""
+        for d in (self.points, self.evaluated_at, self.received, self.blocked, self.marks):
+            d.pop(mn, None)
+        self.dirty.discard(mn)
+
     def feed(
         self, mn: str, rows: Sequence[Row], sent: float | None = None, received: float | None = None
     ) -> bool:
