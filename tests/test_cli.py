@@ -324,6 +324,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "order",
             "counties",
             "case",  # case verify works offline, on a file
+            "cluster",
         )
 
 

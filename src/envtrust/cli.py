@@ -1353,12 +1353,14 @@ def demo(
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
+from .cli_cluster import cluster_app  # noqa: E402
 from .cli_credit import blacklist_app, counties_app, credit_app, order_app  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
 from .cli_oversight import case_app, complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
 from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(qa_app, name="qa")
 app.add_typer(lab_app, name="lab")

@@ -36,6 +36,7 @@ def count(store: Store, sql: str) -> int:
 def setup(tmp_path: Path, pg_url: str, bus: str, cluster_toml: str) -> Cluster:
     with open_store(pg_url) as store:
         store.load_registry(parse_registry(registry_of(MNS)))
+        store.partition_readings(months_ahead=1)  # as a province deploys it (docs/deployment.md)
     ledger_signer(DEFAULT_ORIGIN, tmp_path / "keys", create=True)  # one key for every sequencer
     config = tmp_path / "envtrust.toml"
     config.write_text("[cluster]\n" + cluster_toml, encoding="utf-8")

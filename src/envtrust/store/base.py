@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from ..errors import SchemaError, StoreError
 from ..ledger.entries import entry_type, frame_entry, registry_entry
 from ..registry import Point
-from . import leases, ledger
+from . import leases, ledger, partitions
 from . import schema as s
 from .accounts import AccountTx
 from .alarms import AlarmTx, alarm_query
@@ -381,6 +381,20 @@ class Store:
         for name, seq in newest.items():
             leases.advance(conn, name, seq)
         return results
+
+    # ----------------------------------------------------------------- monthly partitions (PostgreSQL)
+    def partition_readings(self, months_ahead: int = 3, now: int | None = None) -> list[str]:
+        """Partition the readings by month (see :mod:`envtrust.store.partitions`); the partitions created."""
+        try:
+            with self._writing() as conn:
+                self._lock(conn)
+                return partitions.ensure(conn, months_ahead=months_ahead, now=now)
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            raise StoreError(f"partitioning the readings failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def readings_partitions(self) -> list[partitions.Partition]:
+        with self._reading() as conn:
+            return partitions.listing(conn)
 
     # ----------------------------------------------------------------- leases (cluster mode)
     def acquire_lease(self, name: str, holder: str, ttl_s: float, info: str | None = None) -> int | None:

@@ -1,0 +1,118 @@
+"""Cluster-mode operations: who holds which partition of the frame stream, the sequencer, live workers; monthly
+partitions of the readings on PostgreSQL (issue 8)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .cli import DbOption, _fail, out
+from .cli_oversight import opened
+from .errors import EnvtrustError
+
+cluster_app = typer.Typer(help="Cluster mode: partitions, workers, the sequencer; readings partitions.",
+                          no_args_is_help=True)  # fmt: skip
+
+
+def _when(us: int) -> str | None:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds") if us > 0 else None
+
+
+@cluster_app.command("status")
+def cluster_status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The leases: each partition of the frame stream (holder, epoch, stored up to which stream sequence), the
+    checkpoint sequencer and the live workers."""
+    try:
+        with opened(db, lambda store: store) as store:
+            leases = store.list_leases()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    now = time.time_ns() // 1000
+    rows = [
+        {
+            "name": lease.name,
+            "holder": lease.holder,
+            "live": lease.live(now),
+            "epoch": lease.epoch,
+            "expires": _when(lease.expires_us),
+            "position": lease.position,
+        }
+        for lease in sorted(
+            leases,
+            key=lambda x: (
+                x.name.split("/")[0],
+                int(x.name.split("/")[1]) if x.name.startswith("bus/") else 0,
+                x.name,
+            ),
+        )
+    ]
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    if not rows:
+        out.print("no leases: this database has not run in cluster mode")
+        return
+    table = Table("lease", "holder", "live", "epoch", "expires (UTC)", "stream position")
+    for r in rows:
+        table.add_row(
+            str(r["name"]),
+            escape(str(r["holder"] or "—")),
+            "yes" if r["live"] else "no",
+            str(r["epoch"]),
+            str(r["expires"] or "—"),
+            str(r["position"]) if str(r["name"]).startswith("bus/") else "",
+        )
+    out.print(table)
+
+
+@cluster_app.command("partitions")
+def readings_partitions(
+    db: DbOption = None,
+    months_ahead: Annotated[
+        int, typer.Option("--months-ahead", help="Create the partitions of this many months ahead.")
+    ] = 3,
+    list_only: Annotated[bool, typer.Option("--list", help="Only list the partitions.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """PostgreSQL: partition the readings table by month (the first run moves the rows; run it monthly, e.g. from a
+    systemd timer, to create the months ahead); list the partitions with their estimated rows."""
+    try:
+        with opened(db, lambda store: store) as store:
+            created = [] if list_only else store.partition_readings(months_ahead)
+            parts = store.readings_partitions()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "created": created,
+                    "partitions": [
+                        {"name": p.name, "start": p.start, "end": p.end, "rows_estimate": p.rows}
+                        for p in parts
+                    ],
+                }
+            )
+        )
+        return
+    if created:
+        out.print(f"created {len(created)} partitions: {', '.join(created)}")
+    if not parts:
+        out.print("the readings table is not partitioned")
+        return
+    table = Table("partition", "from (UTC)", "to (UTC)", "rows (estimate)")
+    for p in parts:
+        table.add_row(
+            p.name,
+            _when(p.start * 1_000_000) if p.start is not None else "default",
+            _when(p.end * 1_000_000) if p.end is not None else "",
+            f"{p.rows:,}" if p.rows >= 0 else "?",
+        )
+    out.print(table)
