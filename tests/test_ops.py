@@ -145,3 +145,34 @@ def test_json_logs_carry_time_level_logger_message_and_exception() -> None:
     assert second["level"] == "error" and "ValueError: boom" in second["exception"]
     with pytest.raises(ValueError, match="log format"):
         logs.setup("xml")
+
+
+def test_server_section_under_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from envtrust import settings
+    from envtrust.errors import ConfigError
+
+    for name in ("ENVTRUST_DB", "ENVTRUST_PORT", "ENVTRUST_HTTP_PORT", "ENVTRUST_KEYS", "ENVTRUST_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "envtrust.toml"
+    path.write_text(
+        '[server]\ndb = "postgresql://db1/envtrust"\nport = 7212\nkeys = "/etc/envtrust/keys"\n'
+        '[cluster]\nbus = "nats://n1:4222"\npartitions = 32\n',
+        encoding="utf-8",
+    )
+    site = settings.load_file(path)
+    cfg = settings.load(site["server"])
+    assert (cfg.db, cfg.port, cfg.http_port, cfg.keys) == (
+        "postgresql://db1/envtrust",
+        7212,
+        8212,
+        "/etc/envtrust/keys",
+    )
+    monkeypatch.setenv("ENVTRUST_PORT", "9212")
+    assert settings.load(site["server"]).port == 9212  # the environment wins over the file
+    for bad, match in [
+        ({"dbx": "a"}, "unknown key 'dbx'"),
+        ({"port": "80"}, "whole number"),
+        ({"port": 70000}, "port"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            settings.load(bad)

@@ -921,7 +921,6 @@ def serve(
     from .store import open_store
     from .witness import load_witness_key
 
-    cfg = settings.load()
     watch: Any = None
     roles = roles_of(role)
     try:
@@ -931,10 +930,13 @@ def serve(
             raise ConfigError("--log-format: text or json; --log-level: debug, info, warning or error")
         logs.setup(log_format, log_level, role=role)
         site = settings.load_file(config) if config is not None else {}
+        cfg = settings.load(site.get("server"))
+        keys = keys if keys is not None else (Path(cfg.keys) if cfg.keys else None)
+        public_url = public_url or cfg.public_url
         bus_cfg = cluster_config(site.get("cluster", {}), bus or cfg.bus)
         if bus_cfg is None and role != "all":
             raise ConfigError(f"--role {role} is cluster mode: give the NATS servers with --bus nats://… ")
-        url = _db(db)
+        url = db or cfg.db
         if bus_cfg is not None and not url.startswith("postgresql"):
             raise ConfigError("cluster mode stores into PostgreSQL: give --db postgresql://…")
         ingest = Ingest(open_store(url), max_segment=max_segment)
