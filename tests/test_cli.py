@@ -325,6 +325,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "counties",
             "case",  # case verify works offline, on a file
             "cluster",
+            "upstream",
         )
 
 

@@ -934,6 +934,9 @@ def serve(
         keys = keys if keys is not None else (Path(cfg.keys) if cfg.keys else None)
         public_url = public_url or cfg.public_url
         bus_cfg = cluster_config(site.get("cluster", {}), bus or cfg.bus)
+        from .ingest.upstream import upstreams_config
+
+        upstreams = upstreams_config(site.get("upstream"))
         if bus_cfg is None and role != "all":
             raise ConfigError(f"--role {role} is cluster mode: give the NATS servers with --bus nats://… ")
         url = db or cfg.db
@@ -974,6 +977,7 @@ def serve(
         if no_http
         else (http_host or host or cfg.host, http_port if http_port is not None else cfg.http_port),
         app=web_app,
+        upstreams=upstreams,
     )
 
     node = Node(spec)
@@ -1355,7 +1359,7 @@ def demo(
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
-from .cli_cluster import cluster_app  # noqa: E402
+from .cli_cluster import cluster_app, upstream_app  # noqa: E402
 from .cli_credit import blacklist_app, counties_app, credit_app, order_app  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
 from .cli_oversight import case_app, complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
@@ -1363,6 +1367,7 @@ from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(upstream_app, name="upstream")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(qa_app, name="qa")
 app.add_typer(lab_app, name="lab")

@@ -18,6 +18,9 @@ from .errors import EnvtrustError
 
 cluster_app = typer.Typer(help="Cluster mode: partitions, workers, the sequencer; readings partitions.",
                           no_args_is_help=True)  # fmt: skip
+upstream_app = typer.Typer(
+    help="Forwarding to upstream HJ 212 platforms: delivery and lag.", no_args_is_help=True
+)
 
 
 def _when(us: int) -> str | None:
@@ -114,5 +117,59 @@ def readings_partitions(
             _when(p.start * 1_000_000) if p.start is not None else "default",
             _when(p.end * 1_000_000) if p.end is not None else "",
             f"{p.rows:,}" if p.rows >= 0 else "?",
+        )
+    out.print(table)
+
+
+@upstream_app.command("status")
+def upstream_status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each upstream platform ([[upstream]] in the site configuration): address, the frame id delivered and
+    acknowledged up to, frames waiting (the lag) and how long the oldest has waited, counts, the last problem."""
+    from .ingest.upstream import lag_seconds
+
+    try:
+        with opened(db, lambda store: store) as store:
+            states = store.upstream_states()
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    rows = [
+        {
+            "name": st["name"],
+            "address": st["address"],
+            "acked_upto": st["acked_upto"],
+            "newest_frame": st["newest"],
+            "lag_frames": st["lag_frames"],
+            "lag_seconds": lag_seconds(st),
+            "acked": _when(st["acked_us"] or 0),
+            "sent": st["sent"],
+            "acks": st["acks"],
+            "refused": st["refused"],
+            "last_error": st["last_error"],
+            "error_time": _when(st["error_us"] or 0),
+        }
+        for st in states
+    ]
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    if not rows:
+        out.print("no upstream has been forwarded to: add [[upstream]] tables to the site configuration")
+        return
+    table = Table(
+        "upstream", "address", "acked up to", "lag (frames)", "lag", "sent", "acks", "refused", "last problem"
+    )
+    for r in rows:
+        lag = r["lag_seconds"]
+        table.add_row(
+            escape(str(r["name"])),
+            escape(str(r["address"])),
+            f"{r['acked_upto']} / {r['newest_frame']}",
+            f"{r['lag_frames']:,}",
+            "—" if lag is None else f"{lag:,.0f} s",
+            f"{r['sent']:,}",
+            f"{r['acks']:,}",
+            f"{r['refused']:,}",
+            escape(f"{r['last_error']} ({r['error_time']})") if r["last_error"] else "",
         )
     out.print(table)

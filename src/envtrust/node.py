@@ -45,6 +45,9 @@ class NodeSpec:
     http: tuple[str, int] | None = None  # address of pages, API and operations endpoints
     app: Callable[[Node], Any] | None = None  # the ASGI app of the web role, given the running node
     registry_reload_s: float = 30.0  # cluster mode: how often the registry is read again
+    upstreams: list[Any] = field(
+        default_factory=list
+    )  # ingest.upstream.UpstreamConfig: platforms to forward to
 
 
 class Node:
@@ -59,6 +62,7 @@ class Node:
         self._nc: Any = None
         self._js: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.forwarders: list[Any] = []  # ingest.upstream.Forwarder, in one-process mode
 
     @property
     def cluster(self) -> bool:
@@ -80,6 +84,13 @@ class Node:
                     monitor=spec.monitor,
                 )
                 await self.gateway.start()
+            if spec.upstreams and not self.cluster:  # cluster mode: the workers forward, under leases
+                from .ingest.upstream import Forwarder
+
+                for u in spec.upstreams:
+                    f = Forwarder(spec.ingest.store, u, spec.ingest.points)
+                    self.forwarders.append(f)
+                    self._tasks.append(asyncio.create_task(f.run(), name=f"upstream-{u.name}"))
             if spec.http is not None:
                 from .api import serve_http
                 from .ops import ops_app
@@ -107,6 +118,8 @@ class Node:
                 monitor=spec.monitor,
                 checkpointer=spec.checkpointer,
                 checkpoint_interval=spec.checkpoint_interval,
+                upstreams=spec.upstreams,
+                points=spec.ingest.points,
             )
             if spec.monitor is not None:
                 spec.monitor.start()
@@ -134,6 +147,9 @@ class Node:
         give the leases up."""
         for t in self._tasks:
             t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
         if self.gateway is not None and getattr(self.gateway, "committer", None) is not None:
             await self.gateway.close()
         if self._nc is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_DB = "sqlite:///envtrust.db"
 DEFAULT_HJ212_PORT = 6212
@@ -74,14 +75,15 @@ def load(server: Mapping[str, object] | None = None) -> Settings:
 
 
 # the sections of the site configuration file (envtrust.toml), each validated strictly by its consumer
-CONFIG_SECTIONS = ("server", "checks", "alarms", "notify", "monitor", "cluster")
+CONFIG_SECTIONS = ("server", "checks", "alarms", "notify", "monitor", "cluster", "upstream")
 
 
-def load_file(path: str | os.PathLike[str]) -> dict[str, dict[str, object]]:
+def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The site configuration file: TOML with the tables ``[server]`` (database, addresses, ledger origin, key
     directory; the environment overrides them), ``[checks.<check>]`` (check parameters), ``[alarms]``
-    (lifecycle and escalation), ``[notify]`` (webhook and e-mail channels), ``[monitor]`` (streaming windows) and
-    ``[cluster]`` (the NATS servers, the frame stream and its partitions).
+    (lifecycle and escalation), ``[notify]`` (webhook and e-mail channels), ``[monitor]`` (streaming windows),
+    ``[cluster]`` (the NATS servers, the frame stream and its partitions) and ``[[upstream]]`` (platforms to forward
+    accepted frames to).
     An unknown section is an error; each section's keys are checked by the part that uses it."""
     import tomllib
 
@@ -97,6 +99,9 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, dict[str, object]]:
     for key, value in doc.items():
         if key not in CONFIG_SECTIONS:
             raise ConfigError(f"{path}: unknown section [{key}]; known: {', '.join(CONFIG_SECTIONS)}")
-        if not isinstance(value, dict):
+        if key == "upstream":
+            if not isinstance(value, list):
+                raise ConfigError(f"{path}: upstream platforms are [[upstream]] tables, one per platform")
+        elif not isinstance(value, dict):
             raise ConfigError(f"{path}: [{key}] must be a table")
     return doc

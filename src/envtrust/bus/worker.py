@@ -85,8 +85,17 @@ class Worker:
         monitor: Committed | None = None,
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 5.0,
+        upstreams: Sequence[Any] = (),
+        points: Callable[[], Mapping[str, Point]] | None = None,
     ) -> None:
         self.store = store
+        self.upstreams = list(
+            upstreams
+        )  # ingest.upstream.UpstreamConfig: forwarded by the holder of its lease
+        self.all_points = points or (lambda: {})
+        self.forwarders: dict[
+            str, tuple[int, Any, asyncio.Task[None]]
+        ] = {}  # name -> (epoch, forwarder, task)
         self.cfg = cfg
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.monitor = monitor
@@ -115,6 +124,13 @@ class Worker:
 
     async def close(self) -> None:
         """Stop reading, let the writes in progress finish, give every lease up and disconnect."""
+        for name, (epoch, _, task) in list(self.forwarders.items()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.store.release_lease, f"upstream/{name}", self.holder, epoch)
+        self.forwarders.clear()
         for part in list(self.owned.values()):
             await self._stop(part, release=True)
         for t in self._tasks:
@@ -184,6 +200,24 @@ class Worker:
                 log.info("took partition %d (epoch %d)", n, e)
         if self.checkpointer is not None:
             await self._sequence()
+        for u in self.upstreams:
+            await self._forward(u)
+
+    async def _forward(self, u: Any) -> None:
+        """Forward to an upstream while holding its lease ``upstream/<name>`` (one forwarder per upstream)."""
+        from ..ingest.upstream import Forwarder
+
+        e = await asyncio.to_thread(
+            self.store.acquire_lease, f"upstream/{u.name}", self.holder, self.cfg.lease_ttl
+        )
+        held = self.forwarders.get(u.name)
+        if held is not None and held[0] != e:
+            held[2].cancel()
+            del self.forwarders[u.name]
+            held = None
+        if e is not None and held is None:
+            f = Forwarder(self.store, u, self.all_points)
+            self.forwarders[u.name] = (e, f, asyncio.create_task(f.run(), name=f"upstream-{u.name}"))
 
     async def _stop(self, part: _Part, *, release: bool) -> None:
         self.owned.pop(part.number, None)

@@ -18,6 +18,7 @@ from .build import (
     reply_9013,
     reply_9014,
     reply_for,
+    to_2017,
     upload,
 )
 from .crc import crc16, crc16_modbus, crc16_reference
@@ -56,5 +57,6 @@ __all__ = [
     "reply_9013",
     "reply_9014",
     "reply_for",
+    "to_2017",
     "upload",
 ]

@@ -382,6 +382,76 @@ class Store:
             leases.advance(conn, name, seq)
         return results
 
+    # ----------------------------------------------------------------- upstream forwarding
+    def upstream(self, name: str, address: str) -> dict[str, Any]:
+        """The delivery state of an upstream (created at position 0, the first frame, when new)."""
+        t = s.upstreams
+        with self._writing() as conn:
+            row = conn.execute(select(t).where(t.c.name == name)).mappings().first()
+            if row is None:
+                conn.execute(
+                    t.insert().values(
+                        name=name, address=address, acked_upto=0, sent=0, acks=0, refused=0,
+                        updated_us=time.time_ns() // 1000,
+                    )
+                )  # fmt: skip
+                row = conn.execute(select(t).where(t.c.name == name)).mappings().one()
+            elif row["address"] != address:
+                conn.execute(t.update().where(t.c.name == name).values(address=address))
+            return dict(row) | {"address": address}
+
+    def upstream_progress(
+        self,
+        name: str,
+        *,
+        acked_upto: int,
+        sent: int = 0,
+        acks: int = 0,
+        refused: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """Record a delivered window: the position moves forward only, the counters add up; ``error`` (or None
+        once delivery works again) is the last problem seen."""
+        t = s.upstreams
+        now = time.time_ns() // 1000
+        values: dict[str, Any] = {
+            "sent": t.c.sent + sent,
+            "acks": t.c.acks + acks,
+            "refused": t.c.refused + refused,
+            "updated_us": now,
+            "last_error": error,
+        }
+        if error is not None:
+            values["error_us"] = now
+        with self._writing() as conn:
+            conn.execute(t.update().where(t.c.name == name).values(**values))
+            conn.execute(
+                t.update()
+                .where(t.c.name == name, t.c.acked_upto < acked_upto)
+                .values(acked_upto=acked_upto, acked_us=now)
+            )
+
+    def upstream_states(self) -> list[dict[str, Any]]:
+        """Every upstream with its lag: accepted frames after its position (count and the oldest one's receipt)."""
+        t, f = s.upstreams, s.frames
+        out = []
+        with self._reading() as conn:
+            newest = conn.execute(select(func.max(f.c.id))).scalar() or 0
+            for row in conn.execute(select(t).order_by(t.c.name)).mappings():
+                first = conn.execute(
+                    select(f.c.received_us)
+                    .where(f.c.id > row["acked_upto"], f.c.status == "ok")
+                    .order_by(f.c.id)
+                    .limit(1)
+                ).scalar()
+                behind = conn.execute(
+                    select(func.count()).where(f.c.id > row["acked_upto"], f.c.status == "ok")
+                ).scalar_one()
+                out.append(
+                    dict(row) | {"newest": int(newest), "lag_frames": int(behind), "oldest_unacked_us": first}
+                )
+        return out
+
     # ----------------------------------------------------------------- monthly partitions (PostgreSQL)
     def partition_readings(self, months_ahead: int = 3, now: int | None = None) -> list[str]:
         """Partition the readings by month (see :mod:`envtrust.store.partitions`); the partitions created."""

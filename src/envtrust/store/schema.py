@@ -901,6 +901,23 @@ leases = Table(  # cluster mode: who holds a partition or the sequencer role, un
     Column("info", Text),
 )
 
+upstreams = Table(  # upstream forwarding: the frames table is the outbox, this row the position per upstream
+    "upstreams",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("address", Text, nullable=False),
+    Column(
+        "acked_upto", BigInteger, nullable=False
+    ),  # frames up to this id acknowledged (or refused for good)
+    Column("acked_us", BigInteger),
+    Column("sent", BigInteger, nullable=False),
+    Column("acks", BigInteger, nullable=False),
+    Column("refused", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Column("error_us", BigInteger),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
 # derived tables (not ledgered: each is a function of the ledgered frames and readings, kept up to date in the same
 # write transaction; `Store.derived_problems` recomputes them from scratch and compares)
 
