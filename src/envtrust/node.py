@@ -154,7 +154,7 @@ class Node:
             await self.gateway.close()
         if self._nc is not None:
             with contextlib.suppress(Exception):
-                await self._nc.drain()
+                await self._nc.close()
         if self.worker is not None:
             await self.worker.close()
             if self.spec.monitor is not None:

@@ -93,6 +93,36 @@ class _Collector:
                 "1 when this process signs the ledger's checkpoints.",
                 int(w.sequencer_epoch is not None),
             )
+        forwarders = list(node.forwarders)
+        if w is not None:
+            forwarders += [f for _, f, _ in w.forwarders.values()]
+        if forwarders:
+            fams = {
+                "sent": CounterMetricFamily(
+                    "envtrust_upstream_sent", "Frames sent to an upstream.", labels=["upstream"]
+                ),
+                "acks": CounterMetricFamily(
+                    "envtrust_upstream_acks", "Acknowledgements (9014) from an upstream.", labels=["upstream"]
+                ),
+                "refused": CounterMetricFamily(
+                    "envtrust_upstream_refused", "Frames an upstream refused (9011).", labels=["upstream"]
+                ),
+                "failures": CounterMetricFamily(
+                    "envtrust_upstream_failures", "Failed deliveries (retried).", labels=["upstream"]
+                ),
+            }
+            behind = GaugeMetricFamily(
+                "envtrust_upstream_behind_frames",
+                "Frames stored after the position an upstream has acknowledged (its lag).",
+                labels=["upstream"],
+            )
+            for f in forwarders:
+                for key, fam in fams.items():
+                    fam.add_metric([f.cfg.name], getattr(f.stats, key))
+                if "newest_frame" in self.figures:
+                    behind.add_metric([f.cfg.name], max(0, self.figures["newest_frame"] - f.stats.position))
+            yield from fams.values()
+            yield behind
         monitor = node.spec.monitor
         mst = getattr(monitor, "stats", None)
         if mst is not None:

@@ -138,3 +138,52 @@ def test_a_redelivered_message_is_not_stored_twice(pg_url: str, bus_cfg: BusConf
             assert verify(store, None).ok
 
     asyncio.run(main())
+
+
+def test_a_worker_forwards_upstream_under_its_lease_and_reports_it(
+    pg_url: str, bus_cfg: BusConfig, tmp_path: object
+) -> None:
+    import httpx
+
+    from envtrust.ingest.server import GatewayLimits
+    from envtrust.ingest.upstream import UpstreamConfig
+    from envtrust.node import Node, NodeSpec
+    from test_ops import samples
+    from test_upstream import Upstream, free_port
+
+    port = free_port()
+
+    async def main() -> tuple[Upstream, dict[str, float], list[str]]:
+        upstream = Upstream(port)
+        await upstream.start()
+        with open_store(pg_url) as store:
+            store.load_registry(parse_registry(REGISTRY))
+            node = Node(
+                NodeSpec(
+                    Ingest(store),
+                    bus=dataclasses.replace(bus_cfg, partitions=2),
+                    host="127.0.0.1",
+                    port=0,
+                    limits=GatewayLimits(),
+                    http=("127.0.0.1", 0),
+                    upstreams=[UpstreamConfig("nation", "127.0.0.1", port, window=20)],
+                )
+            )
+            await node.start()
+            try:
+                assert node.gateway is not None
+                await send(node.gateway.port, [frame(i) for i in range(40)])
+                await wait_for(lambda: len(upstream.received) >= 40)
+                async with httpx.AsyncClient(base_url=node.http.url) as client:
+                    m = samples((await client.get("/metrics")).text)
+                holders = [lease.holder or "" for lease in store.list_leases("upstream/")]
+            finally:
+                await node.stop()
+                await upstream.stop()
+        return upstream, m, holders
+
+    upstream, m, holders = asyncio.run(main())
+    assert [f.raw for f in upstream.received] == [frame(i) for i in range(40)]
+    assert m["envtrust_upstream_sent_total{upstream=nation}"] == 40
+    assert m["envtrust_upstream_acks_total{upstream=nation}"] == 40
+    assert len(holders) == 1 and holders[0]

@@ -145,7 +145,7 @@ class Worker:
             await asyncio.to_thread(self.store.release_lease, f"worker/{self.holder}", self.holder, self._me)
         if self.nc is not None:
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await self.nc.close()
 
     def owns(self, mn: str) -> bool:
         return codec.partition_of(mn, "", self.cfg.partitions) in self.owned

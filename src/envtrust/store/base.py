@@ -1203,6 +1203,7 @@ class Store:
                 open_alarms += n
                 unacked += 0 if acked else n
             return {
+                "newest_frame": int(conn.execute(select(func.max(s.frames.c.id))).scalar() or 0),
                 "ledger_size": ledger.ledger_size(conn),
                 "checkpoint_size": None if cp is None else int(cp.size),
                 "checkpoint_us": None if cp is None else int(cp.created_us),
