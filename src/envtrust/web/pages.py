@@ -1151,6 +1151,7 @@ def install_pages(
     from .credit_pages import install_credit_pages
     from .inspection_pages import install_inspection_pages
     from .lab_pages import PageKit, install_lab_pages
+    from .ops_pages import install_ops_pages
     from .oversight_pages import install_oversight_pages
 
     kit = PageKit(
@@ -1166,6 +1167,7 @@ def install_pages(
     install_oversight_pages(app, store, kit)  # the interference register (干预留痕)
     install_credit_pages(app, store, kit)  # credit, blacklist, daily penalties, county ranking, cases
     install_inspection_pages(app, store, kit)  # double-random draws (双随机) and complaints (投诉)
+    install_ops_pages(app, store, kit)  # operations (运行状态): upstream forwarding, cluster leases
 
 
 class _Redirect(Exception):
