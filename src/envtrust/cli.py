@@ -1043,6 +1043,71 @@ def serve(
         ingest.store.close()
 
 
+# ----------------------------------------------------------------------------------------------- reconcile
+@app.command()
+def reconcile(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV or Excel files: mn,pollutant,period,start,value[,measure].")
+    ],
+    source: Annotated[
+        str, typer.Option("--source", help="Where the figures come from, e.g. 自行监测报告 or 环境质量站.")
+    ],
+    db: DbOption = None,
+    rel: Annotated[
+        float, typer.Option("--rel", help="Relative tolerance (0.05: 5 % of the larger value).")
+    ] = 0.05,
+    abs_tol: Annotated[float, typer.Option("--abs", help="Absolute tolerance in the figures' unit.")] = 0.0,
+    alarms: Annotated[
+        bool, typer.Option("--alarms/--no-alarms", help="Put the findings into the alarm book (default).")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One finding per line.")] = False,
+) -> None:
+    """Compare figures from elsewhere (self-monitoring reports, permit execution reports, another department's
+    station data) with envtrust's hourly, daily and monthly values and totals; every discrepancy beyond the
+    tolerance is a finding (check reconciliation) with both sources as evidence, and an alarm unless --no-alarms.
+    Lines that cannot be read are reported with their file and line number."""
+    from .reconcile import reconcile as run
+
+    for path in files:
+        if not path.is_file():
+            raise _fail(EnvtrustError(f"{path}: no such file"))
+    try:
+        with _open_ingest(db).store as store:
+            outcome = run(store, list(files), source=source, rel_tol=rel, abs_tol=abs_tol, alarms=alarms)
+            offsets = {p.mn: _utc_offset_of(p) for p in store.points()}
+    except EnvtrustError as exc:
+        raise _fail(exc) from None
+    for problem in outcome.problems:
+        err.print(escape(str(problem)), soft_wrap=True)
+    if as_json:
+        for found in outcome.findings:
+            typer.echo(json.dumps(found.to_json(offsets.get(found.mn, 8 * 3600)), ensure_ascii=False))
+    else:
+        table = Table("MN", "pollutant", "period", "source", "envtrust", "severity", "message")
+        for found in outcome.findings:
+            ev = found.evidence
+            ours = ev["our_value"]
+            table.add_row(
+                found.mn, found.pollutant or "", f"{ev['period']} {ev['period_start']}", f"{ev['their_value']:g}",
+                "—" if ours is None else f"{ours:g}", found.severity, escape(found.message),
+            )  # fmt: skip
+        if outcome.findings:
+            out.print(table)
+    err.print(
+        f"{outcome.compared} figures compared: {outcome.agreed} agree, {len(outcome.findings)} differ"
+        + (f" (alarms: {outcome.opened} opened, {outcome.updated} updated)" if alarms else "")
+        + f"; {len(outcome.problems)} lines not read",
+        soft_wrap=True,
+    )
+
+
+def _utc_offset_of(point: Any) -> int:
+    from zoneinfo import ZoneInfo
+
+    offset = datetime.now(ZoneInfo(point.timezone)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 8 * 3600
+
+
 # ----------------------------------------------------------------------------------------------- witness
 @app.command()
 def witness(

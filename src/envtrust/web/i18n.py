@@ -1539,8 +1539,15 @@ def flag_text(letter: str | None, lang: str) -> str:
     return f.en if lang == "en" else f.zh
 
 
+# findings that come from outside the check catalogue
+_OTHER_CHECKS = {
+    "reconciliation": ("与其他来源数据不一致（比对）", "Disagrees with another source (reconciliation)")
+}
+
+
 def check_title(name: str, lang: str) -> str:
     c = CATALOGUE.get(name)
     if c is None:
-        return name
+        zh, en = _OTHER_CHECKS.get(name, (name, name))
+        return en if lang == "en" else zh
     return c.title_en if lang == "en" else c.title_zh
