@@ -249,28 +249,32 @@ class Worker:
     async def _consume(self, part: _Part) -> None:
         assert self.js is not None
         sub: Any = None
-        while True:
-            try:
-                if sub is None:
-                    sub = await subscribe_partition(self.js, self.cfg, part.number)
+        try:
+            while True:
                 try:
-                    msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
-                except nats.errors.TimeoutError:
-                    continue
-                await self._store(part, msgs)
-            except asyncio.CancelledError:
-                raise
-            except LeaseLost:
-                self.stats.leases_lost += 1
-                log.warning("partition %d: lease lost, giving it up", part.number)
-                self.owned.pop(part.number, None)
-                return
-            except (
-                Exception
-            ) as exc:  # NATS failover, consumer gone, database down: start again from the stream
-                log.warning("partition %d: %s: %s; resubscribing", part.number, exc.__class__.__name__, exc)
-                sub = None
-                await asyncio.sleep(0.5)
+                    if sub is None:
+                        sub = await subscribe_partition(self.js, self.cfg, part.number)
+                    try:
+                        msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
+                    except nats.errors.TimeoutError:
+                        continue
+                    await self._store(part, msgs)
+                except asyncio.CancelledError:
+                    raise
+                except LeaseLost:
+                    self.stats.leases_lost += 1
+                    log.warning("partition %d: lease lost, giving it up", part.number)
+                    self.owned.pop(part.number, None)
+                    return
+                except Exception as exc:  # NATS failover, consumer gone: start again from the stream
+                    log.warning(
+                        "partition %d: %s: %s; resubscribing", part.number, exc.__class__.__name__, exc
+                    )
+                    await _unsubscribe(sub)
+                    sub = None
+                    await asyncio.sleep(0.5)
+        finally:
+            await _unsubscribe(sub)
 
     async def _store(self, part: _Part, msgs: list[Any]) -> None:
         rows: list[tuple[FrameRow, list[ReadingRow]]] = []
@@ -359,6 +363,12 @@ class Worker:
                     self.monitor.committed([Prepared(r, list(rd)) for r, rd in rows], results)
                 except Exception:
                     log.exception("handing the commit to the checks failed")
+
+
+async def _unsubscribe(sub: Any) -> None:
+    if sub is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sub.unsubscribe(), 2.0)
 
 
 def _unreadable(subject: str, seq: int, data: bytes, reason: str) -> FrameRow:
