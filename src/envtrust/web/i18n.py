@@ -203,6 +203,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pub.times": ("倍数", "× limit"),
     "pub.none": ("尚无公开数据。", "No disclosed data yet."),
     "pub.chart": ("近7天小时均值", "Hourly averages, last 7 days"),
+    "pub.penalties": ("处罚与整改", "Penalties and orders to rectify"),
+    "pub.no_penalties": ("尚无责令改正决定或处罚。", "No order to rectify or penalty."),
     # quality records: analysers, checks, reference lots
     "qa.title": ("质控记录：分析仪", "Quality records: analysers"),
     "qa.intro": (

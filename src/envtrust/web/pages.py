@@ -1144,8 +1144,41 @@ def install_pages(
                     },
                 }
             )
+        # The enterprise's orders to rectify (clause 十六), newest first as on /orders, with exactly the fields
+        # /orders shows to anonymous visitors.  An order belongs to the enterprise when one of its MNs is one of
+        # the enterprise's points: the MNs are checked against the registered points when the order is served
+        # (Credit.order), whereas its `enterprise` column is free text typed by the regulator (a name or a credit
+        # code, possibly misspelt), so it is shown but never matched on; the case files match orders the same way.
+        # An order naming points of several enterprises appears on each of their pages.
+        from ..workflow.credit import Credit
+
+        credit = Credit(store)
+        mns = {p.mn for p in points}
+        orders: list[dict[str, Any]] = []
+        for o in reversed(store.quality_rows("orders")):
+            if not mns & set(json.loads(o["mns"])):
+                continue
+            found = credit.penalty(int(o["id"]))
+            recheck = found["recheck"]
+            orders.append(
+                {
+                    "id": int(o["id"]),
+                    "order_no": o["order_no"],
+                    "enterprise": o["enterprise"],
+                    "mns": found["order"]["mns"],
+                    "violation": o["violation"],
+                    "served_on": o["served_on"],
+                    "recheck": (
+                        {"rechecked_on": recheck["rechecked_on"], "result": recheck["result"]}
+                        if recheck
+                        else None
+                    ),
+                    "days": found["days"],
+                    "days_with_alarms": found["days_with_alarms"],
+                }
+            )
         e = points[0].enterprise
-        return render(request, "enterprise.html", e=e, rows=rows)
+        return render(request, "enterprise.html", e=e, rows=rows, orders=orders)
 
     # ------------------------------------------------------------------------------------------ laboratory & co
     from .credit_pages import install_credit_pages
