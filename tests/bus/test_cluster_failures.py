@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from envtrust.registry import parse_registry
 from envtrust.settings import DEFAULT_ORIGIN
 from envtrust.store import Store, open_store
 
-from .harness import Cluster, Logger, nats_cluster, numbered_frames, registry_of
+from .harness import Cluster, Logger, NatsCluster, nats_cluster, numbered_frames, registry_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -126,7 +127,11 @@ def test_a_gateway_a_worker_and_the_sequencer_killed_under_load(tmp_path: Path, 
             c.close()
 
 
-def test_a_nats_node_down_while_loggers_keep_being_acknowledged(tmp_path: Path, pg_url: str) -> None:
+def one_gateway_under_load(
+    tmp_path: Path, pg_url: str, disrupt: Callable[[NatsCluster], Awaitable[None]]
+) -> tuple[Logger, float]:
+    """A worker and a gateway with 2,400 frames arriving from six loggers; ``disrupt`` runs after 3 s.  Every frame
+    is acknowledged, none lost or doubled; returns the loggers and when the disruption happened."""
     with nats_cluster(tmp_path) as nats:
         c = setup(tmp_path, pg_url, nats.url, "replicas = 3\npartitions = 4\nlease_ttl = 3.0\n")
         try:
@@ -134,23 +139,31 @@ def test_a_nats_node_down_while_loggers_keep_being_acknowledged(tmp_path: Path, 
             g = c.serve("gateway")
             assert g.port is not None
             logger = Logger(numbered_frames(MNS, 2400))
-            killed_at: list[float] = []
+            at: list[float] = []
 
             async def scenario() -> None:
+                assert g.port is not None
                 load = asyncio.create_task(logger.run([g.port], 6, 300.0, time.monotonic() + 120))
                 await asyncio.sleep(3)
-                victim = await stream_leader(nats.url)
-                nats.kill(victim)
-                killed_at.append(time.monotonic())
+                await disrupt(nats)
+                at.append(time.monotonic())
                 await load
 
             asyncio.run(scenario())
             assert len(logger.acked) == len(logger.frames)
-            after = [t for t in logger.ack_times if t > killed_at[0]]
-            assert len(after) > 1000, "loggers were not acknowledged while a NATS node was down"
             check_nothing_lost_or_doubled(pg_url, logger, c)
+            return logger, at[0]
         finally:
             c.close()
+
+
+def test_a_nats_node_down_while_loggers_keep_being_acknowledged(tmp_path: Path, pg_url: str) -> None:
+    async def kill_the_leader(nats: NatsCluster) -> None:
+        nats.kill(await stream_leader(nats.url))
+
+    logger, killed_at = one_gateway_under_load(tmp_path, pg_url, kill_the_leader)
+    after = [t for t in logger.ack_times if t > killed_at]
+    assert len(after) > 1000, "loggers were not acknowledged while a NATS node was down"
 
 
 async def stream_leader(url: str) -> int:
@@ -177,26 +190,12 @@ def test_postgresql_restarted_under_load(tmp_path: Path, pg_url: str) -> None:
     restart = _pg_restart_command()
     if restart is None:
         pytest.skip("restarting PostgreSQL needs pg_ctlcluster and root")
-    with nats_cluster(tmp_path) as nats:
-        c = setup(tmp_path, pg_url, nats.url, "replicas = 3\npartitions = 4\nlease_ttl = 3.0\n")
-        try:
-            c.serve("worker")
-            g = c.serve("gateway")
-            assert g.port is not None
-            logger = Logger(numbered_frames(MNS, 2400))
 
-            async def scenario() -> None:
-                load = asyncio.create_task(logger.run([g.port], 6, 300.0, time.monotonic() + 120))
-                await asyncio.sleep(3)
-                proc = await asyncio.create_subprocess_exec(*restart)
-                assert await proc.wait() == 0
-                await load
+    async def restart_postgresql(_: NatsCluster) -> None:
+        proc = await asyncio.create_subprocess_exec(*restart)
+        assert await proc.wait() == 0
 
-            asyncio.run(scenario())
-            assert len(logger.acked) == len(logger.frames)
-            check_nothing_lost_or_doubled(pg_url, logger, c)
-        finally:
-            c.close()
+    one_gateway_under_load(tmp_path, pg_url, restart_postgresql)
 
 
 def test_slow_storage_makes_the_gateway_hold_back_instead_of_dropping(tmp_path: Path, pg_url: str) -> None:
