@@ -1,39 +1,45 @@
-"""Cluster-mode benchmark: gateways and workers as real ``envtrust serve`` processes on NATS JetStream and PostgreSQL.
+"""Cluster-mode benchmark: gateways and workers as processes on NATS JetStream and PostgreSQL.
 
-Run: ``.venv/bin/python bench/cluster.py [--db URL] [--seconds 10] [--rates 1000,2500,5000] [--loggers 500]
-[--json FILE]`` (``--quick`` for a short smoke run).
+Run: ``.venv/bin/python bench/cluster.py [--db URL] [--seconds 8] [--rates 250,500,1000,2500,5000] [--loggers
+500] [--json FILE] [--logs DIR]`` (about 9 minutes; ``--quick``: a 1.5-minute smoke run).
 
-What runs on this one machine, each in its own process: three ``nats-server`` processes routed into one JetStream
-cluster (stream with 3 replicas), ``--gateways`` × ``envtrust serve --role gateway``, ``--workers`` × ``envtrust
-serve --role worker`` (both ``--no-checks``), PostgreSQL, and a load generator (uvloop, one process) playing
-``--loggers`` data loggers, each with its own MN and its own TCP connection, spread round-robin over the gateways.
-Frames are the typical CEMS minute uploads of ``bench/ingest.py`` (CN 2051, 8 factors, ~885 bytes), every one
+Everything runs on this one machine, each in its own process: three ``nats-server`` processes routed into one
+JetStream cluster (the stream with 3 replicas), gateways (``envtrust serve --role gateway``) and workers
+(``--role worker``), both ``--no-checks``, PostgreSQL, and a load generator (one process, uvloop) playing
+``--loggers`` data loggers, each with its own MN and TCP connection, spread round-robin over the gateways.
+Frames are the CEMS minute uploads of ``bench/ingest.py`` (CN 2051, 8 factors, ~885 bytes), every one
 distinct.  Each configuration gets a fresh PostgreSQL schema ``bench_cluster_<hex>`` and its own stream, both
 dropped at its end.
 
-Phases of a configuration (each ``--warmup`` s, then ``--seconds`` s measured):
+Configurations: the reference (``--reference-gateways`` gateways, 2 workers, NATS ×3 R3); the other gateway
+counts of ``--gateways`` and worker counts of ``--workers`` around it (closed loop only); the reference's
+gateways with no worker (the acknowledgement path alone: nothing competes for the CPU by storing); the
+reference on one NATS node (R1); and, as the peer, ``envtrust serve`` in one process (role all, no bus) on the
+same database.
 
-* paced: the loggers together offer a fixed rate (frames spread evenly over the connections, sent whether or not
-  the previous ones were acknowledged, as loggers back-filling after an outage do); latency = the frame written
-  to the socket → its 9014 reply (matched by QN) read by the load generator.  Frames not answered within
-  ``--drain-replies`` s after the phase count as infinitely late in the percentiles;
-* closed loop: each logger keeps ``--window`` frames in flight — the most the configuration acknowledges.
+Phases of a configuration, each ``--warmup`` s and then ``--seconds`` s measured:
 
-For each phase: frames/s sent and acknowledged (by the load generator), frames/s stored (rows in the ``frames``
-table, sampled at the start and end of the measured window), the stream backlog (messages and bytes in the
-work-queue stream: acknowledged but not yet stored), the gateways' own receipt → acknowledgement histogram
-(their ``/metrics``), the workers' commits, and the CPU each group of processes used (from ``/proc``), including
-the load generator's own, to show it is not the bottleneck.  Between phases the stream is let drain; the rate at
-which the workers empty it without load is reported too.
+* closed loop: each logger keeps ``--window`` frames in flight — the most the configuration acknowledges;
+* paced, at each of ``--rates`` upwards: the loggers together offer that rate, spread evenly over the
+  connections and sent whether or not the previous frames were answered (as loggers back-filling after an
+  outage do); latency = frame written to the socket → its 9014 reply (matched by QN) read.  Frames not
+  answered ``--drain-replies`` s after the phase count as infinitely late.  A rate above one the configuration
+  could not keep up with (replies missing or behind, or p99 over 1 s) is not run, unless ``--no-skip``.
 
-Peers in the same run: ``envtrust serve`` in one process (role all, no bus) on PostgreSQL with the same phases;
-raw JetStream publishes of the same frames from one Python process (nats-py, 256 publishes in flight, each
-awaited for its JetStream acknowledgement) on the 3-replica cluster and on a single node; and plain psycopg
-``COPY`` of the rows envtrust stores for these frames (the storage ceiling of this database on this machine).
-A single-node NATS variant of the reference cluster configuration (replicas 1) is run unless ``--no-single-node``.
+Measured per phase: frames/s sent and acknowledged (by the load generator), frames/s stored (``frames`` rows),
+the stream backlog, the gateways' own receipt → acknowledgement histogram (``/metrics``), the workers'
+commits, and the CPU of each group of processes (``/proc``), the load generator's own (to show it is not the
+bottleneck) and everything else's ("other": another job on the machine; each phase waits up to
+``--quiet-wait`` s for the others to be quiet).  After each phase the workers drain the stream with no load:
+their storage rate and CPU per frame. The warnings the roles logged (publish retries, lease churn, consumer
+restarts) are counted per configuration.
 
-Every process started here, and every schema and stream, is removed at the end, also on Ctrl-C or an error.
-"""
+Peers in the same run: raw JetStream publishes of the same frames from one Python process (nats-py, 256
+publishes in flight, each awaited for its acknowledgement), on R3 and R1; and plain psycopg ``COPY`` of the
+rows envtrust stores for these frames (the storage ceiling of this database on this machine).  The bytes on
+disk per stored frame are read from PostgreSQL (``pg_total_relation_size``) before the schema is dropped.
+
+Every process started here, and every schema and stream, is removed at the end, also on Ctrl-C or an error."""
 
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import queue
 import resource
 import secrets
 import shutil
@@ -71,26 +78,24 @@ from envtrust.keys import ledger_signer
 from envtrust.registry import parse_registry
 from envtrust.settings import DEFAULT_ORIGIN
 from envtrust.store import open_store
-from ingest import (
-    _ledger_rows,
-    _raw_rows,
-    minute_frame,
-    mn_of,
-    registry_text,
-)  # bench/ingest.py, beside this one
+
+# bench/ingest.py, beside this script: its frames, registry and raw rows
+from ingest import _ledger_rows, _raw_rows, minute_frame, mn_of, registry_text
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 ENVTRUST = Path(sys.executable).with_name("envtrust")
 TICK = os.sysconf("SC_CLK_TCK")
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress and messages
+out = Console(width=None if sys.stdout.isatty() else 200)  # the tables
 
 
 # ------------------------------------------------------------------------------------------ frames
 class Frames:
     """The minute frames of ``bench/ingest.py`` (``minute_frame(mn_of(k), i)``), built ~6× faster.
 
-    Their values depend on ``i % 13`` only, so the 13 templates are built once and each frame is a template with
-    its QN, data time and MN replaced and the CRC computed again; a sample is checked against ``minute_frame``."""
+    Their values depend on ``i % 13`` only, so the 13 templates are built once and each frame is a template
+    with its QN, data time and MN replaced and the CRC computed again; a sample is checked against
+    ``minute_frame``."""
 
     def __init__(self) -> None:
         self.templates = []
@@ -119,8 +124,8 @@ class Frames:
 
 
 def frame_index(k: int, phase: int, j: int) -> int:
-    """Distinct minutes per (logger, phase): 20,000 per phase, 100,000 per logger (as ``bench/ingest.py``)."""
-    return k * 100_000 + (phase % 5) * 20_000 + j % 20_000
+    """Distinct minutes per (logger, phase): 10,000 per phase, 100,000 per logger (as ``bench/ingest.py``)."""
+    return k * 100_000 + (phase % 10) * 10_000 + j % 10_000
 
 
 # ------------------------------------------------------------------------------------------ load generator
@@ -208,7 +213,7 @@ class _LoadGen:
         self.t_start = self.t_end = math.inf
         fr = Frames()
         per = (spec.rate if spec.mode == "paced" else spec.cap) * (spec.warmup + spec.seconds + 1)
-        n = max(50, min(20_000, math.ceil(per / spec.loggers * 1.1) + spec.window))
+        n = max(50, min(10_000, math.ceil(per / spec.loggers * 1.1) + spec.window))
         self.frames = [
             [fr.frame(k, frame_index(k, spec.phase, j)) for j in range(n)] for k in range(spec.loggers)
         ]
@@ -286,6 +291,7 @@ class _LoadGen:
             "p90_ms": pct(0.90),
             "p99_ms": pct(0.99),
             "max_ms": (lat[-1] * 1000 if lat else None) if unreplied == 0 else None,
+            "acked_total": self.acked,
             "loadgen_cpu": (cpu1 - cpu0) / spec.seconds,
             "repeated_frames": self.repeats,
             "connections_lost": sum(1 for c in conns if c.lost and c.transport is not None),
@@ -442,9 +448,20 @@ async def wait_jetstream(servers: list[str], replicas: int, timeout: float = 60.
     """Until the (cluster's) JetStream answers and can place a stream of ``replicas`` replicas."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
+
+    async def quiet(exc: Exception) -> None:
+        pass
+
+    for url in servers:
+        while not await asyncio.to_thread(port_open, int(url.rsplit(":", 1)[1])):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nats-server at {url} did not start")
+            await asyncio.sleep(0.1)
     while time.monotonic() < deadline:
         try:
-            nc = await nats.connect(servers=servers, connect_timeout=1, max_reconnect_attempts=1)
+            nc = await nats.connect(
+                servers=servers, connect_timeout=1, max_reconnect_attempts=1, error_cb=quiet
+            )
             try:
                 js = nc.jetstream(timeout=3)
                 name = f"PROBE_{secrets.token_hex(3)}"
@@ -525,7 +542,8 @@ class Probe:
         self.con.close()
 
     def stored(self) -> int:
-        return int(self.con.execute("SELECT coalesce(max(id), 0) FROM frames").fetchone()[0])  # type: ignore[index]
+        row = self.con.execute("SELECT coalesce(max(id), 0) FROM frames").fetchone()
+        return int(row[0]) if row else 0
 
     async def stream_state(self) -> dict[str, int]:
         if self.stream is None or self.js is None:
@@ -545,6 +563,14 @@ class Probe:
 
         roles = [p for p in self.reaper.procs if p.http_port is not None and p.group != "single"]
         return dict(await asyncio.gather(*(one(p) for p in roles)))
+
+    @staticmethod
+    async def cpu_snapshot(reaper: Reaper) -> Snapshot:
+        cpu: dict[str, float] = {}
+        for p in reaper.procs:
+            cpu[p.group] = cpu.get(p.group, 0.0) + cpu_of(p.pid)
+        cpu["postgres"] = sum(cpu_of(pid) for pid in postgres_pids())
+        return Snapshot(time.perf_counter(), 0, {}, cpu, machine_busy(), {})
 
     async def snapshot(self, loadgen: Proc | None) -> Snapshot:
         cpu: dict[str, float] = {}
@@ -587,6 +613,15 @@ def _sum_metric(s: Snapshot, group: str, name: str) -> float:
     )
 
 
+def cpu_split(a: Snapshot, b: Snapshot) -> dict[str, float]:
+    """Cores used by each group of processes between two snapshots, and by everything else on the machine."""
+    dt = b.t - a.t
+    cores = {g: max(0.0, b.cpu.get(g, 0.0) - a.cpu.get(g, 0.0)) / dt for g in b.cpu}
+    busy = (b.busy[0] - a.busy[0]) / max(1e-9, b.busy[1] - a.busy[1]) * (os.cpu_count() or 1)
+    cores["other"] = max(0.0, busy - sum(cores.values()))
+    return {g: round(v, 2) for g, v in cores.items()}
+
+
 def window_figures(a: Snapshot, b: Snapshot, acked_total: int) -> dict[str, Any]:
     dt = b.t - a.t
     busy = (b.busy[0] - a.busy[0]) / max(1e-9, b.busy[1] - a.busy[1])
@@ -594,7 +629,7 @@ def window_figures(a: Snapshot, b: Snapshot, acked_total: int) -> dict[str, Any]
         "stored_per_s": (b.stored - a.stored) / dt,
         "stored_total": b.stored,
         "backlog_frames": max(0, acked_total - b.stored),
-        "cpu_cores": {g: round((b.cpu.get(g, 0.0) - a.cpu.get(g, 0.0)) / dt, 2) for g in b.cpu},
+        "cpu_cores": cpu_split(a, b),
         "machine_busy": round(busy, 3),
     }
     if b.stream:
@@ -655,28 +690,20 @@ class Bench:
         self.keys = root / "keys"
         self.registry = parse_registry(registry_text(args.loggers))
         self.ctx = mp.get_context("spawn")
+        self.started = 0
         self.nats3: NatsServers | None = None
         self.nats1: NatsServers | None = None
 
     # -------------------------------------------------------------- roles
     def serve(self, group: str, db: str, *extra: str, port: int | None = None) -> Proc:
         http = free_port()
-        log = self.root / f"{group}-{len(self.reaper.procs)}.log"
+        self.started += 1
+        log = self.root / f"{group}-{self.started:02d}.log"
         args = [
-            str(ENVTRUST),
-            "serve",
-            "--db",
-            db,
-            "--keys",
-            str(self.keys),
-            "--host",
-            "127.0.0.1",
-            "--http-port",
-            str(http),
-            "--no-checks",
-            *(["--port", str(port)] if port is not None else []),
-            *extra,
-        ]
+            str(ENVTRUST), "serve", "--db", db, "--keys", str(self.keys), "--host", "127.0.0.1",
+            "--http-port", str(http), "--no-checks",
+            *(["--port", str(port)] if port is not None else []), *extra,
+        ]  # fmt: skip
         with open(log, "ab") as out:
             popen = subprocess.Popen(
                 args, stdout=out, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
@@ -706,7 +733,7 @@ class Bench:
                     await asyncio.sleep(0.2)
 
     async def wait_balanced(self, workers: list[Proc], partitions: int, timeout: float = 40.0) -> None:
-        """Until every worker holds its share of the partitions (the leases are rebalanced every lease_ttl/3)."""
+        """Until every worker holds its share of the partitions (leases are rebalanced every lease_ttl/3)."""
         want = partitions // len(workers)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
@@ -742,7 +769,7 @@ class Bench:
                 conf = self.root / f"cluster-{tag}.toml"
                 conf.write_text(
                     f'[cluster]\nstream = "{stream}"\nsubject = "bench_{tag}.frames"\n'
-                    f"partitions = {a.partitions}\nreplicas = {cfg.replicas}\nlease_ttl = 6.0\n",
+                    f"partitions = {a.partitions}\nreplicas = {cfg.replicas}\n",
                     encoding="utf-8",
                 )
                 bus = BusConfig(
@@ -765,7 +792,8 @@ class Bench:
                 ]
                 started += gws
                 await self.wait_ready(gws)
-                await self.wait_balanced([p for p in started if p.group == "worker"], a.partitions)
+                if cfg.workers:
+                    await self.wait_balanced([p for p in started if p.group == "worker"], a.partitions)
                 ports = [p.port for p in gws if p.port is not None]
             else:
                 single = self.serve("single", url, port=free_port())
@@ -774,16 +802,33 @@ class Bench:
                 ports = [single.port] if single.port is not None else []
             probe = Probe(self.reaper, url, stream, js)
             try:
+                # the closed loop first (its backlog is bounded), then the paced rates upwards; a rate above
+                # one that overloaded the configuration is not run (it would only queue: --no-skip runs it)
                 phases: list[tuple[str, float]] = []
-                if cfg.paced:
-                    phases += [("paced", r) for r in a.rate_list]
                 if not a.no_closed_loop:
                     phases.append(("window", 0.0))
+                if cfg.paced:
+                    phases += [("paced", r) for r in sorted(a.rate_list)]
                 out: list[dict[str, Any]] = []
+                overloaded_at: float | None = None
+                acked = 0
                 for n, (mode, rate) in enumerate(phases):
-                    out.append(await self.phase(cfg, probe, ports, mode, rate, n))
+                    if mode == "paced" and overloaded_at is not None and not a.no_skip:
+                        out.append({"mode": mode, "offered_per_s": rate, "skipped": overloaded_at})
+                        continue
+                    quiet = await self.wait_quiet()
+                    row = await self.phase(cfg, probe, ports, mode, rate, n)
+                    row["others_cores_before"] = quiet
+                    out.append(row)
+                    acked += row["acked_total"]
+                    if mode == "paced" and overloaded(row):
+                        overloaded_at = rate
                     if cfg.cluster or n + 1 < len(phases):  # the last one too: the workers' rate alone
-                        out[-1]["drain_after"] = await self.drain(cfg, probe)
+                        row["drain_after"] = await self.drain(cfg, probe)
+                    if cfg.cluster and cfg.workers == 0:  # the stream holds every frame acknowledged
+                        st = await probe.stream_state()
+                        row["stream_bytes_per_frame"] = st.get("bytes", 0) / max(1, acked)
+                cfg.result["log_warnings"] = log_warnings(started)
                 cfg.result["phases"] = out
                 cfg.result["sizes"] = await asyncio.to_thread(table_sizes, probe.con, schema)
             finally:
@@ -800,7 +845,10 @@ class Bench:
     async def drain(self, cfg: Config, probe: Probe) -> dict[str, Any]:
         """Wait until what was acknowledged is stored (the stream empty; single process: no new rows for 1 s),
         at most ``--drain`` seconds; returns the storage rate seen meanwhile (no load: the workers alone)."""
-        t0, s0 = time.perf_counter(), await asyncio.to_thread(probe.stored)
+        if cfg.cluster and cfg.workers == 0:
+            return {"seconds": 0.0, "frames": 0, "stored_per_s": None}
+        first = await probe.snapshot(None)
+        t0, s0 = first.t, first.stored
         last, still = s0, time.perf_counter()
         backlog0 = (await probe.stream_state()).get("messages", 0)
         while time.perf_counter() - t0 < self.args.drain:
@@ -813,15 +861,35 @@ class Bench:
                 last, still = s, time.perf_counter()
             elif time.perf_counter() - still > 1.0:
                 break
-        s1, dt = await asyncio.to_thread(probe.stored), time.perf_counter() - t0
-        left = (await probe.stream_state()).get("messages", 0)
+        end = await probe.snapshot(None)
+        s1, dt = end.stored, end.t - t0
+        left = end.stream.get("messages", 0)
+        cpu = cpu_split(first, end)
         return {
             "seconds": round(dt, 2),
             "frames": s1 - s0,
             "stored_per_s": (s1 - s0) / dt if dt > 0.5 and s1 > s0 else None,
             "stream_messages_before": backlog0,
             "stream_messages_left": left,
+            "cpu_cores": cpu,
+            # CPU per frame stored while nothing else arrives: the storage side's cost, group by group
+            "cpu_us_per_frame": {g: round(v * dt / (s1 - s0) * 1e6) for g, v in cpu.items()}
+            if s1 > s0
+            else {},
         }
+
+    async def wait_quiet(self) -> float:
+        """Wait (at most ``--quiet-wait`` s) until processes other than this run's use under 0.3 cores, so
+        that another job does not spoil the phase; returns the cores they used just before it."""
+        deadline = time.monotonic() + self.args.quiet_wait
+        while True:
+            a = await Probe.cpu_snapshot(self.reaper)
+            await asyncio.sleep(1.0)
+            other = cpu_split(a, await Probe.cpu_snapshot(self.reaper))["other"]
+            if other < 0.3 or time.monotonic() > deadline:
+                if other >= 0.3:
+                    console.print(f"[yellow]the machine stays busy ({other:.1f} cores used by others)[/]")
+                return other
 
     async def phase(
         self, cfg: Config, probe: Probe, ports: list[int], mode: str, rate: float, n: int
@@ -847,7 +915,13 @@ class Bench:
         label = f"{cfg.name}: " + (f"{rate:,.0f} frames/s offered" if mode == "paced" else "closed loop")
         task = self.progress.add_task(label, total=a.warmup + a.seconds, info="building frames, connecting")
         try:
-            msg = await asyncio.to_thread(ready.get, True, 180)
+            msg = None
+            deadline = time.monotonic() + 180
+            while msg is None:
+                with contextlib.suppress(queue.Empty):
+                    msg = await asyncio.to_thread(ready.get, True, 0.5)
+                if msg is None and (not proc.is_alive() or time.monotonic() > deadline):
+                    raise RuntimeError(f"the load generator did not start (exit code {proc.exitcode})")
             if msg != "ready":
                 raise RuntimeError(f"load generator: {msg}")
             acked_base = await asyncio.to_thread(probe.stored)  # all acknowledged before is stored (drained)
@@ -890,8 +964,41 @@ class Bench:
             self.progress.remove_task(task)
 
 
+def overloaded(row: dict[str, Any]) -> bool:
+    """A paced phase the configuration did not keep up with: replies missing or late, or p99 over 1 s."""
+    return (
+        row["unreplied"] > 0
+        or row["acked_per_s"] < 0.95 * row["offered_per_s"]
+        or row["p99_ms"] is None
+        or row["p99_ms"] > 1000
+    )
+
+
+WARNINGS = {
+    "publish retries": "failed (nats",
+    "leases taken over": "was taken over",
+    "leases lost": "lease lost",
+    "resubscribes": "resubscribing",
+    "write retries": "storing",
+}
+
+
+def log_warnings(procs: list[Proc]) -> dict[str, int]:
+    """Warnings the roles logged in a configuration (publish retries, lease churn, consumer restarts)."""
+    out = dict.fromkeys(WARNINGS, 0)
+    for p in procs:
+        if p.log is None or not p.log.exists():
+            continue
+        for line in p.log.read_text(errors="replace").splitlines():
+            if "WARNING" in line:
+                for name, needle in WARNINGS.items():
+                    if needle in line:
+                        out[name] += 1
+    return out
+
+
 def table_sizes(con: Any, schema: str) -> dict[str, dict[str, int]]:
-    """Rows and bytes on disk (table, indexes, TOAST) of every table of the schema holding rows."""
+    """Rows, bytes on disk (table, indexes, TOAST) and of them the indexes', of every table of the schema."""
     out: dict[str, dict[str, int]] = {}
     tables = con.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
@@ -899,15 +1006,17 @@ def table_sizes(con: Any, schema: str) -> dict[str, dict[str, int]]:
     for (t,) in tables:
         rows = con.execute(f'SELECT count(*) FROM {schema}."{t}"').fetchone()[0]
         size = con.execute(
-            "SELECT pg_total_relation_size(format('%%I.%%I', %s::text, %s::text))", (schema, t)
-        )
-        out[t] = {"rows": int(rows), "bytes": int(size.fetchone()[0])}
+            "SELECT pg_total_relation_size(r), pg_indexes_size(r) "
+            "FROM (SELECT format('%%I.%%I', %s::text, %s::text)::regclass AS r) x",
+            (schema, t),
+        ).fetchone()
+        out[t] = {"rows": int(rows), "bytes": int(size[0]), "index_bytes": int(size[1])}
     return out
 
 
 # ------------------------------------------------------------------------------------------ peers
 def raw_copy(reaper: Reaper, seconds: float) -> float:
-    """Plain psycopg COPY of the frame, reading and ledger rows envtrust stores, 1,000 frames per transaction."""
+    """Plain psycopg COPY of the frame, reading and ledger rows envtrust stores (1,000 frames a commit)."""
     schema, url = reaper.new_schema()
     try:
         open_store(url).close()  # the same schema as envtrust's
@@ -997,16 +1106,9 @@ def report(results: dict[str, Any]) -> None:
     base_max = base["closed_loop"]["acked_per_s"] if base and base.get("closed_loop") else None
 
     t = Table(title="acknowledged and stored frames/s, closed loop (each logger keeps frames in flight)")
-    for col in (
-        "configuration",
-        "acked/s",
-        "× single",
-        "stored/s",
-        "not stored at end",
-        "drain/s",
-        "CPU cores",
-    ):
-        t.add_column(col, justify="left" if col in ("configuration", "CPU cores") else "right")
+    cols = ("configuration", "acked/s", "× single", "stored/s", "not stored at end", "drain/s")
+    for col in (*cols, "CPU cores", "warnings logged"):
+        t.add_column(col, justify="right" if col in cols[1:] else "left")
     for c in configs:
         r = c.get("closed_loop")
         if not r:
@@ -1019,16 +1121,22 @@ def report(results: dict[str, Any]) -> None:
             f"{r['backlog_frames']:,}",
             f"{c['drain_per_s']:,.0f}" if c.get("drain_per_s") else "–",
             cpu_text(r["cpu_cores"]),
+            ", ".join(f"{k} {v}" for k, v in c.get("log_warnings", {}).items() if v),
         )
-    console.print(t)
+    out.print(t)
 
     t = Table(title="acknowledgement latency at a paced offered load (logger write → 9014 reply read)")
     cols = ("configuration", "offered/s", "sent/s", "acked/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
     for col in (*cols, "unanswered", "gw p99 ≤", "stored/s", "load CPU", "busy"):
         t.add_column(col, justify="left" if col == "configuration" else "right")
     for c in configs:
-        for r in c["phases"]:
+        for r in c.get("phases", []):
             if r["mode"] != "paced":
+                continue
+            if "skipped" in r:
+                t.add_row(
+                    c["name"], f"{r['offered_per_s']:,.0f}", f"not run: overloaded at {r['skipped']:,.0f}/s"
+                )
                 continue
             u = r["unreplied"]
             t.add_row(
@@ -1046,14 +1154,18 @@ def report(results: dict[str, Any]) -> None:
                 f"{r['loadgen_cpu']:.2f}",
                 f"{r['machine_busy']:.0%}",
             )
-    console.print(t)
+    out.print(t)
 
     t = Table(title="peers in the same run")
     t.add_column("measure")
     t.add_column("frames/s", justify="right")
     for k, v in results["peers"].items():
         t.add_row(k, f"{v:,.0f}")
-    console.print(t)
+    out.print(t)
+    for c in configs:
+        per = [r["stream_bytes_per_frame"] for r in c.get("phases", []) if r.get("stream_bytes_per_frame")]
+        if per:
+            out.print(f"JetStream stream bytes per acknowledged frame ({c['name']}): {per[-1]:,.0f}")
 
     st = results.get("storage")
     if st:
@@ -1061,9 +1173,10 @@ def report(results: dict[str, Any]) -> None:
         t.add_column("table")
         t.add_column("rows per frame", justify="right")
         t.add_column("bytes per frame", justify="right")
+        t.add_column("of which indexes", justify="right")
         for name, v in st["per_frame"].items():
-            t.add_row(name, f"{v['rows']:.2f}", f"{v['bytes']:,.0f}")
-        console.print(t)
+            t.add_row(name, f"{v['rows']:.2f}", f"{v['bytes']:,.0f}", f"{v['index_bytes']:,.0f}")
+        out.print(t)
 
 
 def storage_per_frame(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -1078,16 +1191,10 @@ def storage_per_frame(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
     main = ("frames", "readings", "ledger_entries", "ledger_nodes")
     for t in main:
         if t in sizes:
-            per[t] = {"rows": sizes[t]["rows"] / n, "bytes": sizes[t]["bytes"] / n}
+            per[t] = {k: v / n for k, v in sizes[t].items()}
     rest = [v for k, v in sizes.items() if k not in main]
-    per["all other tables"] = {
-        "rows": sum(v["rows"] for v in rest) / n,
-        "bytes": sum(v["bytes"] for v in rest) / n,
-    }
-    per["total"] = {
-        "rows": sum(v["rows"] for v in per.values()),
-        "bytes": sum(v["bytes"] for v in per.values()),
-    }
+    per["all other tables"] = {k: sum(v[k] for v in rest) / n for k in ("rows", "bytes", "index_bytes")}
+    per["total"] = {k: sum(v[k] for v in per.values()) for k in ("rows", "bytes", "index_bytes")}
     return {"config": best["name"], "frames": n, "per_frame": per, "tables": sizes}
 
 
@@ -1096,7 +1203,7 @@ async def run(args: argparse.Namespace, reaper: Reaper, root: Path) -> dict[str,
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "rate_list")},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "logs", "rate_list")},
         "peers": {},
         "configs": [],
     }
@@ -1110,6 +1217,8 @@ async def run(args: argparse.Namespace, reaper: Reaper, root: Path) -> dict[str,
     for n in args.worker_list:
         if n != 2:
             configs.append(Config(f"{g} gw + {n} wk, NATS ×3 R3", g, n, 3, paced=False))
+    if not args.no_gateways_only:  # the acknowledgement path alone: nothing stores, the stream fills
+        configs.append(Config(f"{g} gw + 0 wk, NATS ×3 R3", g, 0, 3, paced=True))
     if not args.no_single_node:
         configs.append(Config(f"{g} gw + 2 wk, NATS ×1 R1", g, 2, 1, paced=True))
 
@@ -1179,9 +1288,9 @@ def main() -> None:
     ap.add_argument(
         "--db", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL (a database)"
     )
-    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
+    ap.add_argument("--seconds", type=float, default=8.0, help="measured seconds per phase")
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--rates", default="1000,2500,5000", help="paced offered rates, frames/s")
+    ap.add_argument("--rates", default="250,500,1000,2500,5000", help="paced offered rates, frames/s")
     ap.add_argument("--loggers", type=int, default=500, help="data loggers (connections, one MN each)")
     ap.add_argument("--window", type=int, default=4, help="closed loop: frames in flight per logger")
     ap.add_argument("--gateways", default="1,2,4", help="gateway counts to run (with 2 workers)")
@@ -1191,19 +1300,26 @@ def main() -> None:
     )
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument(
-        "--drain", type=float, default=15.0, help="seconds to let the stream drain between phases"
+        "--drain", type=float, default=10.0, help="seconds to let the stream drain between phases"
     )
+    ap.add_argument("--quiet-wait", type=float, default=60.0, help="most seconds to wait for a quiet machine")
     ap.add_argument("--drain-replies", type=float, default=5.0, help="seconds to wait for the last replies")
     ap.add_argument("--cap", type=float, default=8000.0, help="closed loop: most frames/s expected")
     ap.add_argument("--peer-seconds", type=float, default=5.0)
     ap.add_argument("--no-single-node", action="store_true", help="skip the single-node NATS (R1) variant")
+    ap.add_argument(
+        "--no-gateways-only", action="store_true", help="skip the run with gateways and no workers"
+    )
     ap.add_argument("--no-closed-loop", action="store_true")
+    ap.add_argument("--no-skip", action="store_true", help="run every rate, even above one that overloaded")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 4 s phases, 1 rate, fewer configs")
     ap.add_argument("--json", type=Path, default=None, help="write the results to this file")
+    ap.add_argument("--logs", type=Path, default=None, help="copy every process's log into this folder")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.rates, args.gateways, args.workers = 4.0, 1.0, "1000", "2", "2"
         args.peer_seconds, args.drain, args.no_single_node, args.loggers = 2.0, 10.0, True, 200
+        args.no_gateways_only = True
     args.rate_list = [float(r) for r in args.rates.split(",") if r]
     args.gateway_list = [int(g) for g in args.gateways.split(",") if g]
     args.worker_list = [int(w) for w in args.workers.split(",") if w]
@@ -1225,6 +1341,10 @@ def main() -> None:
         raise SystemExit(130) from None
     finally:
         reaper.close()
+        if args.logs is not None:  # the processes' logs, for a look at what went wrong or slow
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for f in Path(tmp).glob("*.log"):
+                shutil.copy(f, args.logs / f.name)
         shutil.rmtree(tmp, ignore_errors=True)
     report(results)
     if args.json is not None:
