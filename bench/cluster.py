@@ -36,7 +36,8 @@ restarts) are counted per configuration.
 
 Peers in the same run: raw JetStream publishes of the same frames from one Python process (nats-py, 256
 publishes in flight, each awaited for its acknowledgement), on R3 and R1; and plain psycopg ``COPY`` of the
-rows envtrust stores for these frames (the storage ceiling of this database on this machine).  The bytes on
+rows envtrust stores for these frames (the storage ceiling of this database on this machine); and
+``Store.write`` as a worker calls it, by frames per commit (the fixed cost of a commit).  The bytes on
 disk per stored frame are read from PostgreSQL (``pg_total_relation_size``) before the schema is dropped.
 
 Every process started here, and every schema and stream, is removed at the end, also on Ctrl-C or an error."""
@@ -1049,6 +1050,47 @@ def raw_copy(reaper: Reaper, seconds: float) -> float:
         reaper.drop_schema(schema)
 
 
+def commit_cost(reaper: Reaper, sizes: tuple[int, ...] = (1, 10, 100, 1000)) -> dict[str, dict[str, float]]:
+    """``Store.write`` as a worker calls it (with stream positions), in one process, by frames per commit: the
+    fixed cost of a commit decides how fast small batches are stored."""
+    from envtrust.services import Ingest
+    from envtrust.store import StreamPosition
+
+    schema, url = reaper.new_schema()
+    out: dict[str, dict[str, float]] = {}
+    try:
+        store = open_store(url)
+        try:
+            ingest = Ingest(store)
+            ingest.load_registry(parse_registry(registry_text(64)))
+            epoch = store.acquire_lease("bus/0", "bench", 600.0)
+            assert epoch is not None
+            fr, seq, decoder = Frames(), 0, ingest.decoder()
+            for size, n in enumerate(sizes, 1):
+                batches = []
+                for b in range(max(3, 300 // n)):
+                    rows = []
+                    for i in range(n):  # every frame distinct: (logger, size, place in the batches)
+                        _, raw = fr.frame(i % 64, frame_index(i % 64, size, b * n + i))
+                        p = ingest.prepare(decoder.feed(raw)[0], peer="127.0.0.1:1")
+                        rows.append((p.row, p.readings))
+                    batches.append(rows)
+                t0 = time.perf_counter()
+                for rows in batches:
+                    seq += len(rows)
+                    positions = [
+                        StreamPosition("bus/0", epoch, seq - len(rows) + i + 1) for i in range(len(rows))
+                    ]
+                    store.write(rows, positions)
+                per_commit = (time.perf_counter() - t0) / len(batches)
+                out[str(n)] = {"ms_per_commit": per_commit * 1000, "frames_per_s": n / per_commit}
+        finally:
+            store.close()
+    finally:
+        reaper.drop_schema(schema)
+    return out
+
+
 async def raw_jetstream(servers: list[str], replicas: int, per_msg: int, seconds: float) -> float:
     """Frames/s published by one Python process (nats-py, 256 publishes in flight) with JetStream acks."""
     fr = Frames()
@@ -1166,6 +1208,14 @@ def report(results: dict[str, Any]) -> None:
         per = [r["stream_bytes_per_frame"] for r in c.get("phases", []) if r.get("stream_bytes_per_frame")]
         if per:
             out.print(f"JetStream stream bytes per acknowledged frame ({c['name']}): {per[-1]:,.0f}")
+    cc = results.get("commit_cost")
+    if cc:
+        out.print(
+            "Store.write with stream positions, one process, by frames per commit: "
+            + "; ".join(
+                f"{n}: {v['ms_per_commit']:.1f} ms = {v['frames_per_s']:,.0f} frames/s" for n, v in cc.items()
+            )
+        )
 
     st = results.get("storage")
     if st:
@@ -1243,6 +1293,7 @@ async def run(args: argparse.Namespace, reaper: Reaper, root: Path) -> dict[str,
         results["peers"]["raw psycopg COPY of the same rows"] = await asyncio.to_thread(
             raw_copy, reaper, args.peer_seconds
         )
+        results["commit_cost"] = await asyncio.to_thread(commit_cost, reaper)
         for per in (1, 20):
             results["peers"][f"raw JetStream publish, NATS ×3 R3, {per} frame/msg"] = await raw_jetstream(
                 bench.nats3.servers, 3, per, args.peer_seconds

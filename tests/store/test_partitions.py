@@ -88,7 +88,8 @@ def test_cluster_status_lists_the_leases(pg_url: str) -> None:
     with open_store(pg_url) as store:
         assert store.acquire_lease("bus/1", "w1", 10.0) == 1
         assert store.acquire_lease("bus/1", "w2", 10.0) is None  # held
-        assert store.acquire_lease("bus/0", "w2", 10.0) == 1
+        assert store.acquire_lease("bus/0", "w2", 0.0) == 1
+        assert store.acquire_lease("bus/0", "w2", 10.0) == 1  # a late renewal by the holder keeps the epoch
         assert store.acquire_lease("sequencer", "w1", 0.0) == 1  # expires at once
         assert store.acquire_lease("sequencer", "w2", 10.0) == 2  # taken over: a higher epoch
     runner = CliRunner()

@@ -256,7 +256,7 @@ class Worker:
                         sub = await subscribe_partition(self.js, self.cfg, part.number)
                     try:
                         msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
-                    except nats.errors.TimeoutError:
+                    except (TimeoutError, nats.errors.TimeoutError):  # nothing new: nats-py raises either
                         continue
                     await self._store(part, msgs)
                 except asyncio.CancelledError:

@@ -66,7 +66,9 @@ def acquire(conn: Connection, name: str, holder: str, ttl_s: float, info: str | 
     now = _now_us()
     expires = now + int(ttl_s * 1e6)
     t = s.leases
-    if row.holder == holder and row.expires_us > now:
+    if (
+        row.holder == holder
+    ):  # a renewal, even a late one: nobody took the lease meanwhile, so the epoch stays
         conn.execute(t.update().where(t.c.name == name).values(expires_us=expires, info=info))
         return int(row.epoch)
     if row.holder is not None and row.expires_us > now:
