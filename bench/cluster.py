@@ -81,7 +81,7 @@ from envtrust.settings import DEFAULT_ORIGIN
 from envtrust.store import open_store
 
 # bench/ingest.py, beside this script: its frames, registry and raw rows
-from ingest import _ledger_rows, _raw_rows, minute_frame, mn_of, registry_text
+from ingest import _raw_rows, copy_rows, minute_frame, mn_of, registry_text
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 ENVTRUST = Path(sys.executable).with_name("envtrust")
@@ -1022,30 +1022,8 @@ def raw_copy(reaper: Reaper, seconds: float) -> float:
     try:
         open_store(url).close()  # the same schema as envtrust's
         frames = [minute_frame(mn_of(0), i) for i in range(40_000)]
-        rows = _raw_rows(frames)
-        entries, nodes = _ledger_rows(rows)
-        done = 0
         with psycopg.connect(url) as con:
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < seconds and done + 1000 <= len(rows):
-                part = rows[done : done + 1000]
-                with con.transaction(), con.cursor() as cur:
-                    with cur.copy("COPY frames FROM STDIN") as cp:
-                        for f, _ in part:
-                            cp.write_row(f)
-                    with cur.copy("COPY readings FROM STDIN") as cp:
-                        for _, rs in part:
-                            for r in rs:
-                                cp.write_row(r)
-                    with cur.copy("COPY ledger_entries (idx, type, ref, entry) FROM STDIN") as cp:
-                        for f, _ in part:
-                            cp.write_row(entries[f[0] - 1])
-                    with cur.copy("COPY ledger_nodes (level, idx, hash) FROM STDIN") as cp:
-                        for f, _ in part:
-                            for nd in nodes[f[0] - 1]:
-                                cp.write_row(nd)
-                done += 1000
-            return done / (time.perf_counter() - t0)
+            return copy_rows(con, _raw_rows(frames), seconds)
     finally:
         reaper.drop_schema(schema)
 

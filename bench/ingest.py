@@ -206,6 +206,33 @@ def raw_sqlite(path: Path, frames: list[bytes], seconds: float) -> float:
     return done / elapsed
 
 
+def copy_rows(con: object, rows: list, seconds: float, batch: int = 1000) -> float:  # type: ignore[type-arg]
+    """Frames/s of plain psycopg COPY of the frame, reading and ledger rows, one transaction per ``batch`` frames,
+    for about ``seconds``."""
+    entries, nodes = _ledger_rows(rows)
+    done = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds and done + batch <= len(rows):
+        part = rows[done : done + batch]
+        with con.transaction(), con.cursor() as cur:  # type: ignore[attr-defined]
+            with cur.copy("COPY frames FROM STDIN") as cp:
+                for f, _ in part:
+                    cp.write_row(f)
+            with cur.copy("COPY readings FROM STDIN") as cp:
+                for _, rs in part:
+                    for r in rs:
+                        cp.write_row(r)
+            with cur.copy("COPY ledger_entries (idx, type, ref, entry) FROM STDIN") as cp:
+                for f, _ in part:
+                    cp.write_row(entries[f[0] - 1])
+            with cur.copy("COPY ledger_nodes (level, idx, hash) FROM STDIN") as cp:
+                for f, _ in part:
+                    for n in nodes[f[0] - 1]:
+                        cp.write_row(n)
+        done += batch
+    return done / (time.perf_counter() - t0)
+
+
 def raw_postgres(url: str, frames: list[bytes], seconds: float) -> float:
     """The same rows with plain psycopg COPY (one transaction per 1,000 frames) into a fresh schema."""
     import psycopg
@@ -219,34 +246,11 @@ def raw_postgres(url: str, frames: list[bytes], seconds: float) -> float:
         metadata.create_all(engine)
         engine.dispose()
         rows = _raw_rows(frames)
-        entries, nodes = _ledger_rows(rows)
         schema = db.rsplit("%3D", 1)[1]
         plain = url.replace("postgresql+psycopg://", "postgresql://")
-        done = 0
         with psycopg.connect(plain) as con:
             con.execute(f"SET search_path TO {schema}")
-            t0 = time.perf_counter()
-            batch = 1000
-            while time.perf_counter() - t0 < seconds and done + batch <= len(rows):
-                part = rows[done : done + batch]
-                with con.transaction(), con.cursor() as cur:
-                    with cur.copy("COPY frames FROM STDIN") as cp:
-                        for f, _ in part:
-                            cp.write_row(f)
-                    with cur.copy("COPY readings FROM STDIN") as cp:
-                        for _, rs in part:
-                            for r in rs:
-                                cp.write_row(r)
-                    with cur.copy("COPY ledger_entries (idx, type, ref, entry) FROM STDIN") as cp:
-                        for f, _ in part:
-                            cp.write_row(entries[f[0] - 1])
-                    with cur.copy("COPY ledger_nodes (level, idx, hash) FROM STDIN") as cp:
-                        for f, _ in part:
-                            for n in nodes[f[0] - 1]:
-                                cp.write_row(n)
-                done += batch
-            elapsed = time.perf_counter() - t0
-        return done / elapsed
+            return copy_rows(con, rows, seconds)
     finally:
         drop()  # type: ignore[operator]
 
