@@ -18,7 +18,7 @@ from envtrust.registry import parse_registry
 from envtrust.services import Ingest
 from envtrust.store import Store, open_store
 from envtrust.verify import verify
-from integration.test_gateway import MN, REGISTRY, frame, read_replies
+from integration.test_gateway import MN, MN2, REGISTRY, frame, read_replies
 
 pytestmark = pytest.mark.postgres
 
@@ -187,3 +187,37 @@ def test_a_worker_forwards_upstream_under_its_lease_and_reports_it(
     assert m["envtrust_upstream_sent_total{upstream=nation}"] == 40
     assert m["envtrust_upstream_acks_total{upstream=nation}"] == 40
     assert len(holders) == 1 and holders[0]
+
+
+@pytest.mark.parametrize("linger", [0.0, 0.6])
+def test_a_worker_gathers_its_partitions_commits_for_the_linger(
+    pg_url: str, bus_cfg: BusConfig, linger: float
+) -> None:
+    """Frames trickling in over a second: committed as they come without a linger, in a few commits with one."""
+    cfg = dataclasses.replace(bus_cfg, commit_linger=linger, commit_min=100_000)
+
+    async def main() -> Worker:
+        with open_store(pg_url) as store:
+            store.load_registry(parse_registry(REGISTRY))
+            gw, nc = await gateway(store, cfg)
+            worker = Worker(store, cfg, holder="w")
+            await worker.start()
+            try:
+                await wait_for(lambda: len(worker.owned) == cfg.partitions)
+                for k in range(12):  # two points, two partitions, a read every 80 ms
+                    await send(gw.port, [frame(2 * k, MN), frame(2 * k + 1, MN), frame(k, MN2)])
+                    await asyncio.sleep(0.08)
+                await wait_for(lambda: count(store, "select count(*) from frames") == 36)
+            finally:
+                await worker.close()
+                await gw.close()
+                await nc.close()  # type: ignore[attr-defined]
+            assert verify(store, None).ok
+        return worker
+
+    worker = asyncio.run(main())
+    assert worker.stats.frames == 36
+    if linger:
+        assert worker.stats.batches <= 4  # ~1 s of frames in commits of 0.6 s
+    else:
+        assert worker.stats.batches >= 8

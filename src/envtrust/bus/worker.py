@@ -21,8 +21,9 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import nats
@@ -62,11 +63,22 @@ class _Part:
     number: int
     epoch: int
     task: asyncio.Task[None] | None = None
+    high: int = 0  # newest stream sequence taken into a batch from the current consumer
+    open: _Batch | None = None  # the batch still gathering this partition's messages
+    committing: _Batch | None = None  # the batch the writer has taken
 
 
-_Item = tuple[
-    list[tuple[FrameRow, list[ReadingRow]]], list[StreamPosition], "asyncio.Future[list[WriteResult]]"
-]
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """One partition's messages waiting for a commit, in stream order."""
+
+    part: _Part
+    first: float  # monotonic time of its oldest message
+    done: asyncio.Future[None]
+    rows: list[tuple[FrameRow, list[ReadingRow]]] = field(default_factory=list)
+    positions: list[StreamPosition] = field(default_factory=list)
+    msgs: list[Any] = field(default_factory=list)
+    dropped: bool = False
 
 
 def lease_of(partition: int) -> str:
@@ -106,8 +118,13 @@ class Worker:
         self.sequencer_epoch: int | None = None
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
-        self._queue: list[_Item] = []
+        self._queue: deque[_Batch] = deque()  # batches in the order they were opened
+        self._queued = 0  # frames in self._queue
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # nothing queued or being committed
+        self._idle.set()
+        self._closing = False
+        self._writing = 0  # batches in the commit under way
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint = 0.0
         self._me = 0  # epoch of this worker's own lease
@@ -122,8 +139,14 @@ class Worker:
             asyncio.create_task(self._manage(), name="bus-leases"),
         ]
 
-    async def close(self) -> None:
-        """Stop reading, let the writes in progress finish, give every lease up and disconnect."""
+    async def close(self, timeout: float = 15.0) -> None:
+        """Stop reading, commit what was read (for up to ``timeout`` seconds), give every lease up and
+        disconnect."""
+        manage = [t for t in self._tasks if t.get_name() == "bus-leases"]
+        for t in manage:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
         for name, (epoch, _, task) in list(self.forwarders.items()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -131,7 +154,17 @@ class Worker:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.store.release_lease, f"upstream/{name}", self.holder, epoch)
         self.forwarders.clear()
-        for part in list(self.owned.values()):
+        parts = list(self.owned.values())
+        for part in parts:
+            if part.task is not None:
+                part.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await part.task
+        self._closing = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        for part in parts:
             await self._stop(part, release=True)
         for t in self._tasks:
             t.cancel()
@@ -177,8 +210,10 @@ class Worker:
             if lease.live(now)
         )
         target = math.ceil(self.cfg.partitions / max(1, len(live)))
-        for part in list(self.owned.values()):  # renew what is held
-            e = await asyncio.to_thread(store.acquire_lease, lease_of(part.number), me, ttl)
+        held = list(self.owned.values())
+        epochs = await asyncio.to_thread(store.renew_leases, [lease_of(p.number) for p in held], me, ttl)
+        for part in held:  # renewed in one statement: what was taken over is missing
+            e = epochs.get(lease_of(part.number))
             if e != part.epoch:
                 log.warning("partition %d was taken over (epoch %s → %s)", part.number, part.epoch, e)
                 self.stats.leases_lost += 1
@@ -220,12 +255,18 @@ class Worker:
             self.forwarders[u.name] = (e, f, asyncio.create_task(f.run(), name=f"upstream-{u.name}"))
 
     async def _stop(self, part: _Part, *, release: bool) -> None:
+        """Stop reading a partition; its batch not yet taken is dropped.  Given up (``release``), its commit
+        under way is waited for first; taken over, it is not (the new holder's epoch refuses it)."""
         self.owned.pop(part.number, None)
         if part.task is not None:
             part.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await part.task
+        self._drop(part)
         if release:
+            if part.committing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(part.committing.done), 30.0)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
                     self.store.release_lease, lease_of(part.number), self.holder, part.epoch
@@ -247,41 +288,62 @@ class Worker:
 
     # ------------------------------------------------------------------ one partition
     async def _consume(self, part: _Part) -> None:
+        """Fetch the partition's messages into its open batch for as long as the lease is held.
+
+        Fetching goes on while the previous batch is being committed (so that commits grow with the load), up to
+        ``fetch_batch`` messages in the open batch.  After a NATS failure the partition starts again from a new
+        consumer: its open batch is dropped (those messages come again) and its batch being committed is
+        waited for, so that the new consumer's messages are judged against the stored position."""
         assert self.js is not None
         sub: Any = None
         try:
             while True:
                 try:
                     if sub is None:
+                        if part.committing is not None:
+                            await asyncio.shield(part.committing.done)
+                        part.high = 0
                         sub = await subscribe_partition(self.js, self.cfg, part.number)
+                    if part.open is not None and len(part.open.msgs) >= self.cfg.fetch_batch:
+                        await asyncio.shield(part.open.done)  # full: wait for its commit
+                        continue
                     try:
                         msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
                     except (TimeoutError, nats.errors.TimeoutError):  # nothing new: nats-py raises either
                         continue
-                    await self._store(part, msgs)
+                    self._enqueue(part, msgs)
                 except asyncio.CancelledError:
                     raise
                 except LeaseLost:
                     self.stats.leases_lost += 1
                     log.warning("partition %d: lease lost, giving it up", part.number)
                     self.owned.pop(part.number, None)
+                    self._drop(part)
                     return
                 except Exception as exc:  # NATS failover, consumer gone: start again from the stream
                     log.warning(
                         "partition %d: %s: %s; resubscribing", part.number, exc.__class__.__name__, exc
                     )
+                    self._drop(part)
                     await _unsubscribe(sub)
                     sub = None
                     await asyncio.sleep(0.5)
         finally:
             await _unsubscribe(sub)
 
-    async def _store(self, part: _Part, msgs: list[Any]) -> None:
-        rows: list[tuple[FrameRow, list[ReadingRow]]] = []
-        positions: list[StreamPosition] = []
+    def _enqueue(self, part: _Part, msgs: list[Any]) -> None:
         name = lease_of(part.number)
+        batch = part.open
         for m in msgs:
             seq = int(m.metadata.sequence.stream)
+            if seq <= part.high:  # delivered again (ack_wait passed) while its first copy waits in a batch
+                continue
+            part.high = seq
+            if batch is None:
+                loop = asyncio.get_running_loop()
+                batch = part.open = _Batch(part, time.monotonic(), loop.create_future())
+                self._queue.append(batch)
+                self._idle.clear()
             try:
                 records = codec.decode(m.data)
             except codec.CodecError as exc:
@@ -294,75 +356,113 @@ class Worker:
                 )
                 records = [(_unreadable(m.subject, seq, m.data, str(exc)), [])]
             for r in records:
-                rows.append(r)
-                positions.append(StreamPosition(name, part.epoch, seq))
-        delay = 0.2
-        while True:
-            try:
-                results = await self._write(rows, positions)
-                break
-            except LeaseLost:
-                raise
-            except Exception as exc:  # the database is down or restarting: keep the messages and try again
-                self.stats.write_failures += 1
-                log.warning(
-                    "partition %d: storing %d frames failed (%s); retrying", part.number, len(rows), exc
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        self.stats.messages += len(msgs)
-        self.stats.frames += sum(1 for r in results if r.frame_id is not None)
-        self.stats.known += sum(1 for r in results if r.frame_id is None)
-        for m in msgs:
-            await m.ack()
+                batch.rows.append(r)
+                batch.positions.append(StreamPosition(name, part.epoch, seq))
+            batch.msgs.append(m)
+            self._queued += len(records)
+        self._wake.set()
+
+    def _lost(self, part: _Part) -> None:
+        """A commit found the partition's lease moved on: stop reading it (the lease is not released)."""
+        if self.owned.get(part.number) is part:
+            self.stats.leases_lost += 1
+            log.warning("partition %d: lease lost, giving it up", part.number)
+            self.owned.pop(part.number, None)
+            if part.task is not None:
+                part.task.cancel()
+        self._drop(part)
+
+    def _drop(self, part: _Part) -> None:
+        """Forget the partition's batch not yet taken by the writer (its messages are not acknowledged)."""
+        batch, part.open = part.open, None
+        if batch is not None:
+            batch.dropped = True
+            with contextlib.suppress(ValueError):
+                self._queue.remove(batch)
+                self._queued -= len(batch.rows)
+            if not batch.done.done():
+                batch.done.set_exception(RuntimeError("dropped"))
+                batch.done.exception()  # retrieved: nobody needs to wait for a dropped batch
+            if not self._queue and self._writing == 0:
+                self._idle.set()
 
     # ------------------------------------------------------------------ group commit across partitions
-    async def _write(
-        self, rows: list[tuple[FrameRow, list[ReadingRow]]], positions: list[StreamPosition]
-    ) -> list[WriteResult]:
-        fut: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((rows, positions, fut))
-        self._wake.set()
-        return await fut
-
     async def _writer(self) -> None:
+        """Commit the queued batches of every partition together, once ``commit_min`` frames are queued or the
+        oldest has waited ``commit_linger`` seconds (storage is off the acknowledgement path: waiting a little
+        makes commits fewer and larger).  A failed commit is retried, with the same batches, until it succeeds,
+        so each partition is stored in stream order; a partition whose lease moved on is left out."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            work, self._queue = [w for w in self._queue if not w[2].done()], []
-            if not work:
+            while self._queue and not self._closing and self._queued < self.cfg.commit_min:
+                remaining = self._queue[0].first + self.cfg.commit_linger - time.monotonic()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                self._wake.clear()
+            if not self._queue:
                 continue
-            rows = [r for w in work for r in w[0]]
-            positions = [p for w in work for p in w[1]]
+            batches = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+            for b in batches:
+                b.part.open = None
+                b.part.committing = b
+            self._writing = len(batches)
+            try:
+                await self._commit(batches)
+            finally:
+                self._writing = 0
+                for b in batches:
+                    if b.part.committing is b:
+                        b.part.committing = None
+                if not self._queue:
+                    self._idle.set()
+
+    async def _commit(self, batches: list[_Batch]) -> None:
+        delay = 0.2
+        while True:
+            live = [b for b in batches if not b.dropped]
+            if not live:
+                return
+            rows = [r for b in live for r in b.rows]
+            positions = [p for b in live for p in b.positions]
             t0 = time.perf_counter()
             try:
                 results = await asyncio.to_thread(self.store.write, rows, positions)
-            except LeaseLost as exc:
-                for w in work:  # the partition that moved on fails; the others go again
-                    if any(p.lease == exc.name for p in w[1]):
-                        w[2].set_exception(exc)
-                    else:
-                        self._queue.append(w)
-                self._wake.set()
+                break
+            except LeaseLost as exc:  # that partition moved on; the others go again at once
+                for b in live:
+                    if lease_of(b.part.number) == exc.name:
+                        b.dropped = True
+                        if not b.done.done():
+                            b.done.set_exception(exc)
+                            b.done.exception()
+                        self._lost(b.part)
                 continue
-            except Exception as exc:
-                for w in work:
-                    if not w[2].done():
-                        w[2].set_exception(exc)
-                continue
-            self.stats.write_s += time.perf_counter() - t0
-            self.stats.batches += 1
-            i = 0
-            for w in work:
-                part = results[i : i + len(w[0])]
-                i += len(w[0])
-                if not w[2].done():
-                    w[2].set_result(part)
-            if self.monitor is not None:
-                try:
-                    self.monitor.committed([Prepared(r, list(rd)) for r, rd in rows], results)
-                except Exception:
-                    log.exception("handing the commit to the checks failed")
+            except Exception as exc:  # the database is down or restarting: keep the batches and try again
+                self.stats.write_failures += 1
+                log.warning("storing %d frames failed (%s); retrying in %.1fs", len(rows), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.stats.write_s += time.perf_counter() - t0
+        self.stats.batches += 1
+        self.stats.messages += sum(len(b.msgs) for b in live)
+        self.stats.frames += sum(1 for r in results if r.frame_id is not None)
+        self.stats.known += sum(1 for r in results if r.frame_id is None)
+        for b in live:
+            for m in b.msgs:
+                with contextlib.suppress(Exception):  # a lost ack: the message comes again and is known
+                    await m.ack()
+            if not b.done.done():
+                b.done.set_result(None)
+        if self.monitor is not None:
+            try:
+                self.monitor.committed([Prepared(r, list(rd)) for r, rd in rows], results)
+            except Exception:
+                log.exception("handing the commit to the checks failed")
 
 
 async def _unsubscribe(sub: Any) -> None:

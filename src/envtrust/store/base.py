@@ -475,6 +475,14 @@ class Store:
         except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise StoreError(f"lease {name}: {exc.__class__.__name__}: {exc}") from exc
 
+    def renew_leases(self, names: Sequence[str], holder: str, ttl_s: float) -> dict[str, int]:
+        """Renew many leases of one holder in one statement: the epochs of those still held."""
+        try:
+            with self._writing() as conn:
+                return leases.renew(conn, names, holder, ttl_s)
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            raise StoreError(f"renewing leases: {exc.__class__.__name__}: {exc}") from exc
+
     def release_lease(self, name: str, holder: str, epoch: int) -> bool:
         with self._writing() as conn:
             return leases.release(conn, name, holder, epoch)
