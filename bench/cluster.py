@@ -675,6 +675,7 @@ class Config:
     workers: int = 0
     replicas: int = 3
     paced: bool = True  # run the paced phases (else the closed loop only)
+    settings: list[tuple[str, str]] = field(default_factory=list)  # more [cluster] keys (a --variant)
     result: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -770,7 +771,8 @@ class Bench:
                 conf = self.root / f"cluster-{tag}.toml"
                 conf.write_text(
                     f'[cluster]\nstream = "{stream}"\nsubject = "bench_{tag}.frames"\n'
-                    f"partitions = {a.partitions}\nreplicas = {cfg.replicas}\n",
+                    f"partitions = {a.partitions}\nreplicas = {cfg.replicas}\n"
+                    + "".join(f"{k} = {v}\n" for k, v in [*a.cluster_set, *cfg.settings]),
                     encoding="utf-8",
                 )
                 bus = BusConfig(
@@ -1238,7 +1240,13 @@ async def run(args: argparse.Namespace, reaper: Reaper, root: Path) -> dict[str,
     ledger_signer(DEFAULT_ORIGIN, root / "keys", create=True)  # one ledger key for every process
     g = args.reference_gateways
     configs = [Config("single process (serve, no bus)", paced=True)]
-    configs.append(Config(f"{g} gw + 2 wk, NATS ×3 R3", g, 2, 3))
+    if args.variant:  # the reference under each variant's settings, interleaved --repeat times
+        for r in range(args.repeat):
+            for name, settings in args.variant:
+                label = f"{g} gw + 2 wk, NATS ×3 R3 [{name}]" + (f" #{r + 1}" if args.repeat > 1 else "")
+                configs.append(Config(label, g, 2, 3, settings=settings))
+    else:
+        configs.append(Config(f"{g} gw + 2 wk, NATS ×3 R3", g, 2, 3))
     for n in args.gateway_list:
         if n != g:
             configs.append(Config(f"{n} gw + 2 wk, NATS ×3 R3", n, 2, 3, paced=False))
@@ -1312,6 +1320,14 @@ async def run(args: argparse.Namespace, reaper: Reaper, root: Path) -> dict[str,
     return results
 
 
+def parse_variant(text: str) -> tuple[str, list[tuple[str, str]]]:
+    name, _, rest = text.partition(":")
+    pairs = [tuple(kv.split("=", 1)) for kv in rest.split(",") if kv]
+    if not name or any(len(kv) != 2 for kv in pairs):
+        raise SystemExit(f"--variant {text!r}: give NAME:KEY=VALUE,KEY=VALUE")
+    return name, [(k, v) for k, v in pairs]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -1328,6 +1344,22 @@ def main() -> None:
         "--reference-gateways", type=int, default=2, help="gateways of the reference configuration"
     )
     ap.add_argument("--partitions", type=int, default=16)
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,…",
+        help="run the reference under these [cluster] settings (repeatable; e.g. 'unbatched:publish_in_flight=0,"
+        "commit_linger=0'); the variants run one after another, --repeat times",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="run the list of --variant this many times")
+    ap.add_argument(
+        "--cluster-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another [cluster] key for the gateways and workers (TOML value), e.g. linger=0.01; repeatable",
+    )
     ap.add_argument(
         "--drain", type=float, default=10.0, help="seconds to let the stream drain between phases"
     )
@@ -1349,6 +1381,10 @@ def main() -> None:
         args.seconds, args.warmup, args.rates, args.gateways, args.workers = 4.0, 1.0, "1000", "2", "2"
         args.peer_seconds, args.drain, args.no_single_node, args.loggers = 2.0, 10.0, True, 200
         args.no_gateways_only = True
+    args.variant = [parse_variant(v) for v in args.variant]
+    args.cluster_set = [tuple(kv.split("=", 1)) for kv in args.cluster_set]
+    if any(len(kv) != 2 for kv in args.cluster_set):
+        raise SystemExit("--cluster-set: give KEY=VALUE")
     args.rate_list = [float(r) for r in args.rates.split(",") if r]
     args.gateway_list = [int(g) for g in args.gateways.split(",") if g]
     args.worker_list = [int(w) for w in args.workers.split(",") if w]

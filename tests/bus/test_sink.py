@@ -149,3 +149,32 @@ def test_records_jetstream_never_took_are_not_acknowledged_at_shutdown(tmp_path:
         assert sink.backlog == 0
 
     asyncio.run(main())
+
+
+def test_publish_in_flight_bounds_the_messages_a_partition_awaits(tmp_path: Path) -> None:
+    recs = prepared(tmp_path, 6)
+
+    async def run(bound: int) -> FakeJetStream:
+        js = FakeJetStream()
+        js.gate.clear()
+        cfg = BusConfig(servers=("nats://unused",), partitions=4, max_records=3, publish_in_flight=bound)
+        sink = BusSink(js, cfg, asyncio.get_running_loop())  # type: ignore[arg-type]
+        acks = Acks()
+        for p in recs:  # one read per loop turn
+            sink.submit([p], acks)
+            await asyncio.sleep(0.001)
+        in_flight = js.in_flight
+        js.gate.set()
+        await sink.drain()
+        assert len(acks.done) == 6 and all(e is None for _, e in acks.done)
+        assert [q for c in js.calls for q in c[2]] == [p.row.qn for p in recs]  # published in order
+        assert js.most_in_flight == in_flight
+        return js
+
+    async def main() -> None:
+        two = await run(2)
+        assert two.most_in_flight == 2 and [len(c[2]) for c in two.calls] == [1, 1, 3, 1]
+        unbounded = await run(0)
+        assert unbounded.most_in_flight == 6 and len(unbounded.calls) == 6
+
+    asyncio.run(main())

@@ -58,6 +58,7 @@ class BusConfig:
     lease_ttl: float = 10.0  # seconds before a silent worker's partitions are taken over
     fetch_batch: int = 256  # messages a worker takes from a partition at once
     max_records: int = 200  # records per message a gateway publishes
+    publish_in_flight: int = 1  # messages per partition a gateway awaits at once (0: no bound)
     linger: float = 0.0  # seconds a gateway may wait to fill a partition's message (one is in flight anyway)
     commit_linger: float = 0.1  # seconds a worker may wait to gather a commit (storage is off the ack path)
     commit_min: int = 1000  # frames that start a worker's commit at once
@@ -79,6 +80,7 @@ CLUSTER_KEYS: dict[str, tuple[type, float]] = {
     "lease_ttl": (float, 1),
     "fetch_batch": (int, 1),
     "max_records": (int, 1),
+    "publish_in_flight": (int, 0),
     "linger": (float, 0),
     "commit_linger": (float, 0),
     "commit_min": (int, 1),

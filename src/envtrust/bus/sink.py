@@ -2,12 +2,12 @@
 
 The gateway hands each read's prepared records to :meth:`BusSink.submit` (as it would to the local group
 committer).  Once per loop iteration the records gathered from every connection are queued per partition.  Each
-partition has at most one message in flight: while JetStream has not acknowledged it, the partition's next records
-wait and go together in the next message (at most ``max_records`` to a message), so that messages grow with the
-load instead of their number — a JetStream message costs the gateway and the NATS servers about as much CPU for
-one frame as for twenty.  ``linger`` seconds (0 by default) may be waited before a message that is not full, to
-batch more at a light load.  One message at a time also keeps each partition in the order of receipt when a
-publish has to be retried.
+partition has at most ``publish_in_flight`` messages in flight (1 by default): while JetStream has not acknowledged
+them, the partition's next records wait and go together in the next message (at most ``max_records`` to a
+message), so that messages grow with the load instead of their number — a JetStream message costs the gateway and
+the NATS servers about as much CPU for one frame as for twenty.  ``linger`` seconds (0 by default) may be waited
+before a message that is not full, to batch more at a light load.  One message at a time also keeps each partition
+in the order of receipt when a publish has to be retried (with more, a retried message lands after later ones).
 
 A connection's ``done`` callback runs (and its loggers are acknowledged) only when every one of its records is
 acknowledged by JetStream.  A publish that fails (a NATS node down, the stream full because storage is slow) is
@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.js import JetStreamContext
 
@@ -58,7 +59,8 @@ class _Waiter:
 class _Partition:
     number: int
     queue: deque[tuple[Prepared, _Waiter]] = field(default_factory=deque)
-    task: asyncio.Task[None] | None = None  # publishing this partition's queue, one message at a time
+    task: asyncio.Task[None] | None = None  # publishing this partition's queue
+    more: asyncio.Event = field(default_factory=asyncio.Event)  # records were queued
 
 
 class BusSink:
@@ -97,22 +99,41 @@ class BusSink:
             for p in w.records:
                 part = self._parts[codec.partition_of(p.row.mn, p.row.peer, self.cfg.partitions)]
                 part.queue.append((p, w))
+                part.more.set()
                 if part.task is None:
                     part.task = self.loop.create_task(self._run(part), name=f"publish-{part.number}")
 
     async def _run(self, part: _Partition) -> None:
+        """Publish the partition's queue, at most ``publish_in_flight`` messages at a time (0: no bound)."""
+        bound = self.cfg.publish_in_flight
+        running: set[asyncio.Task[None]] = set()
         try:
-            while part.queue:
-                if self.cfg.linger > 0 and len(part.queue) < self.cfg.max_records and not self._closing:
-                    await asyncio.sleep(self.cfg.linger)
-                n = min(len(part.queue), self.cfg.max_records)
-                chunk = [part.queue.popleft() for _ in range(n)]
-                try:
-                    await self._publish(part.number, chunk)
-                except asyncio.CancelledError:
-                    self._fail(w for _, w in chunk)
-                    raise
+            while part.queue or running:
+                if part.queue and (bound == 0 or len(running) < bound):
+                    if self.cfg.linger > 0 and len(part.queue) < self.cfg.max_records and not self._closing:
+                        await asyncio.sleep(self.cfg.linger)
+                    n = min(len(part.queue), self.cfg.max_records)
+                    chunk = [part.queue.popleft() for _ in range(n)]
+                    running.add(self.loop.create_task(self._publish(part.number, chunk)))
+                    continue
+                waits: set[asyncio.Future[Any]] = set(running)
+                more: asyncio.Task[Any] | None = None
+                if bound == 0 or len(running) < bound:  # room for more: wake when records come too
+                    part.more.clear()
+                    more = self.loop.create_task(part.more.wait())
+                    waits.add(more)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if more is not None:
+                    more.cancel()
+                for t in done:
+                    if t in running:
+                        running.discard(t)
+                        t.result()
         except asyncio.CancelledError:
+            for t in running:
+                t.cancel()
+            if running:
+                await asyncio.wait(running)
             self._fail(w for _, w in part.queue)
             part.queue.clear()
             raise
@@ -130,6 +151,7 @@ class BusSink:
                 ack = await self.js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=5.0)
                 break
             except asyncio.CancelledError:
+                self._fail(w for _, w in chunk)
                 raise
             except Exception as exc:  # timeout, no responders during a leader election, stream full
                 self.stats.retries += 1

@@ -288,12 +288,13 @@ class Worker:
 
     # ------------------------------------------------------------------ one partition
     async def _consume(self, part: _Part) -> None:
-        """Fetch the partition's messages into its open batch for as long as the lease is held.
+        """Fetch the partition's messages, one batch at a time, for as long as the lease is held.
 
-        Fetching goes on while the previous batch is being committed (so that commits grow with the load), up to
-        ``fetch_batch`` messages in the open batch.  After a NATS failure the partition starts again from a new
-        consumer: its open batch is dropped (those messages come again) and its batch being committed is
-        waited for, so that the new consumer's messages are judged against the stored position."""
+        A fetch takes what the partition holds (up to ``fetch_batch`` messages) and waits for its commit before
+        the next: under load each fetch finds many messages, and a partition costs one fetch per commit rather
+        than one per message.  After a NATS failure the partition starts again from a new consumer: its batch
+        not yet taken is dropped (those messages come again) and its batch being committed is waited for, so
+        that the new consumer's messages are judged against the stored position."""
         assert self.js is not None
         sub: Any = None
         try:
@@ -304,14 +305,13 @@ class Worker:
                             await asyncio.shield(part.committing.done)
                         part.high = 0
                         sub = await subscribe_partition(self.js, self.cfg, part.number)
-                    if part.open is not None and len(part.open.msgs) >= self.cfg.fetch_batch:
-                        await asyncio.shield(part.open.done)  # full: wait for its commit
-                        continue
                     try:
                         msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
                     except (TimeoutError, nats.errors.TimeoutError):  # nothing new: nats-py raises either
                         continue
-                    self._enqueue(part, msgs)
+                    batch = self._enqueue(part, msgs)
+                    if batch is not None:
+                        await asyncio.shield(batch.done)
                 except asyncio.CancelledError:
                     raise
                 except LeaseLost:
@@ -331,7 +331,7 @@ class Worker:
         finally:
             await _unsubscribe(sub)
 
-    def _enqueue(self, part: _Part, msgs: list[Any]) -> None:
+    def _enqueue(self, part: _Part, msgs: list[Any]) -> _Batch | None:
         name = lease_of(part.number)
         batch = part.open
         for m in msgs:
@@ -361,6 +361,7 @@ class Worker:
             batch.msgs.append(m)
             self._queued += len(records)
         self._wake.set()
+        return batch
 
     def _lost(self, part: _Part) -> None:
         """A commit found the partition's lease moved on: stop reading it (the lease is not released)."""
