@@ -772,7 +772,7 @@ class Bench:
                 conf.write_text(
                     f'[cluster]\nstream = "{stream}"\nsubject = "bench_{tag}.frames"\n'
                     f"partitions = {a.partitions}\nreplicas = {cfg.replicas}\n"
-                    + "".join(f"{k} = {v}\n" for k, v in [*a.cluster_set, *cfg.settings]),
+                    + "".join(f"{k} = {v}\n" for k, v in (dict(a.cluster_set) | dict(cfg.settings)).items()),
                     encoding="utf-8",
                 )
                 bus = BusConfig(

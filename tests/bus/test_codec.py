@@ -105,6 +105,11 @@ def test_cluster_section_of_the_configuration() -> None:
         servers=("nats://a:4222", "nats://b:4222"), partitions=8, replicas=3, lease_ttl=5.0
     )
     assert cluster_config({"bus": "nats://c:4222"}, None) == BusConfig(servers=("nats://c:4222",))
+    tuned = cluster_config(
+        {"linger": 0.005, "publish_in_flight": 0, "commit_linger": 0, "commit_min": 50, "worker_nice": 10},
+        "nats://e:1",
+    )
+    assert tuned is not None and (tuned.linger, tuned.publish_in_flight, tuned.worker_nice) == (0.005, 0, 10)
     assert cluster_config({"bus": "nats://c:4222"}, "nats://d:1").servers == ("nats://d:1",)  # type: ignore[union-attr]
     for bad, match in [
         ({"partitions": 0}, "at least 1"),
@@ -114,6 +119,9 @@ def test_cluster_section_of_the_configuration() -> None:
         ({"stream": "a b"}, "letters, digits"),
         ({"bus": "http://x"}, "not a nats://"),
         ({"bus": ""}, "expected text"),
+        ({"worker_nice": 20}, "0 to 19"),
+        ({"publish_in_flight": -1}, "at least 0"),
+        ({"commit_linger": "soon"}, "number"),
     ]:
         with pytest.raises(ConfigError, match=match):
             cluster_config(bad, None if "bus" in bad else "nats://a:4222")
