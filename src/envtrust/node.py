@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,10 +112,6 @@ class Node:
         if self.roles & {"gateway", "worker"}:
             self._tasks.append(asyncio.create_task(self._reload_registry(), name="registry-reload"))
         if "worker" in self.roles:
-            if bus.worker_nice and "gateway" not in self.roles:
-                # before the worker's threads exist: on Linux a thread's priority is inherited, not shared
-                os.nice(bus.worker_nice)
-                log.info("worker runs at nice %d: acknowledgements on this host go first", bus.worker_nice)
             self.worker = Worker(
                 spec.ingest.store,
                 bus,

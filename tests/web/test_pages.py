@@ -118,6 +118,31 @@ def test_overview_filters(client: TestClient) -> None:
     assert "没有符合条件的点位" in client.get("/?region=3701").text
 
 
+def test_overview_pages_put_the_points_needing_attention_first(client: TestClient) -> None:
+    login(client, "city")
+    whole = client.get("/").text
+    order = re.findall(r'data-mn="(\w+)"', whole)
+    assert sorted(order) == sorted([P1, P2, P3])
+    assert 'id="ov-pager"' not in whole  # one page: no pager
+    seen = []
+    for n in (1, 2, 3):
+        page = client.get(f"/?per=1&page={n}&q=").text
+        seen += re.findall(r'data-mn="(\w+)"', page)
+        assert re.search(r'id="n-points">3<', page), "the tiles count every matching point, not the page"
+        assert f"第 {n}–{n} 个，共 3 个点位" in page and f"{n} / 3" in page
+        assert ('rel="prev"' in page) == (n > 1) and ('rel="next"' in page) == (n < 3)
+    assert seen == order
+    last = client.get("/?per=1&page=99").text  # past the end: the last page
+    assert re.findall(r'data-mn="(\w+)"', last) == order[-1:]
+    gas = client.get("/?per=1&medium=gas&q=%E6%B1%A1").text  # filters and a Chinese search stay in the links
+    assert "没有符合条件的点位" in gas
+    two = client.get("/?per=1&medium=gas").text
+    assert 'href="?region=&amp;medium=gas&amp;status=&amp;q=&amp;per=1&amp;page=2"' in two
+    assert (
+        client.get("/?per=0").status_code == 400 and client.get("/?page=x").status_code == 400
+    )  # an error page
+
+
 @pytest.mark.parametrize("who", sorted(SEES))
 def test_no_page_shows_a_point_or_alarm_outside_the_account_scope(
     client: TestClient, site: Site, who: str

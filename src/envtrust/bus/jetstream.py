@@ -62,7 +62,6 @@ class BusConfig:
     linger: float = 0.0  # seconds a gateway may wait to fill a partition's message (one is in flight anyway)
     commit_linger: float = 0.1  # seconds a worker may wait to gather a commit (storage is off the ack path)
     commit_min: int = 1000  # frames that start a worker's commit at once
-    worker_nice: int = 0  # CPU priority a worker-only process gives up (10: gateways on the same host go first)
 
     def subject_of(self, partition: int) -> str:
         return f"{self.subject}.{partition}"
@@ -85,7 +84,6 @@ CLUSTER_KEYS: dict[str, tuple[type, float]] = {
     "linger": (float, 0),
     "commit_linger": (float, 0),
     "commit_min": (int, 1),
-    "worker_nice": (int, 0),
 }
 
 
@@ -109,8 +107,6 @@ def cluster_config(section: Mapping[str, Any], bus: str | None) -> BusConfig | N
             )
         elif value < minimum:
             raise ConfigError(f"[cluster] {key}: must be at least {minimum:g}, got {value!r}")
-        elif key == "worker_nice" and value > 19:
-            raise ConfigError(f"[cluster] worker_nice: 0 to 19, got {value!r}")
         values[key] = kind(value)
     url = bus or values.pop("bus", None)
     values.pop("bus", None)

@@ -71,6 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ov.values": ("当前值 / 限值", "Current value / limit"),
     "ov.alarms": ("报警", "Alarms"),
     "ov.none": ("没有符合条件的点位。", "No point matches."),
+    "ov.rows_of": (
+        "第 {first}–{last} 个，共 {total} 个点位（需关注的在前）",
+        "points {first}–{last} of {total} (those needing attention first)",
+    ),
     "ov.refreshed": ("自动刷新", "refreshes itself"),
     "ov.ago_s": ("{n} 秒前", "{n} s ago"),
     "ov.ago_min": ("{n} 分钟前", "{n} min ago"),

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -182,6 +182,8 @@ class OverviewRow:
     worst: str
     sort_key: tuple[str, str]
 
+
+OVERVIEW_PAGE_ROWS = 500  # rows of the overview on one page (``?per=`` up to 5,000)
 
 _ZONE_OFFSETS: dict[str, int] = {}
 
@@ -425,27 +427,52 @@ def install_pages(
     # ------------------------------------------------------------------------------------------ overview
     @app.get("/", include_in_schema=False)
     def overview(
-        request: Request, region: str = "", medium: str = "", status: str = "", q: str = ""
+        request: Request,
+        region: str = "",
+        medium: str = "",
+        status: str = "",
+        q: str = "",
+        page: int = Query(1, ge=1),
+        per: int = Query(OVERVIEW_PAGE_ROWS, ge=1, le=5000),
     ) -> Response:
         who, csrf = need_login(request)
-        rows, summary, regions = overview_rows(
-            who, lang_of(request), region=region, medium=medium, status=status, q=q
+        rows, summary, regions, shown = overview_rows(
+            who, lang_of(request), region=region, medium=medium, status=status, q=q, page=page, per=per
         )
+        pages = max(1, -(-summary["points"] // per))
+        page = min(page, pages)
         return render(
             request,
             "overview.html",
             rows=rows,
             summary=summary,
             regions=regions,
+            page=page,
+            pages=pages,
+            per=per,
+            first=shown[0],
+            last=shown[1],
             f={"region": region, "medium": medium, "status": status, "q": q},
             _user=(who, csrf, False),
         )
 
     def overview_rows(
-        who: Principal, lang: str, *, region: str, medium: str, status: str, q: str
-    ) -> tuple[list[OverviewRow], dict[str, int], list[str]]:
-        """The overview's rows, ready to print: every text is made here, once, so that the template only places
-        them (2,000 points render in a fraction of the time that per-row lookups in the template take)."""
+        who: Principal,
+        lang: str,
+        *,
+        region: str,
+        medium: str,
+        status: str,
+        q: str,
+        page: int = 1,
+        per: int = OVERVIEW_PAGE_ROWS,
+    ) -> tuple[list[OverviewRow], dict[str, int], list[str], tuple[int, int]]:
+        """One page of the overview's rows, ready to print, the summary of every point that matches, the regions,
+        and the positions (from 1) of the first and last row shown.
+
+        Points needing attention come first (unacknowledged alarms, alarms, exceeding, offline, no data).  Every
+        matching point is judged (state, exceeding, alarms: the tiles and the order need them), but only the rows
+        of the page are formatted, and every text is made here, once, so that the template only places them."""
         now = time.time()
         t = translator(lang)
         scopes = store.point_scopes()
@@ -469,11 +496,8 @@ def install_pages(
         }
         regions = sorted({r["region"] for r in data})
         needle = q.strip().lower()
-        titles: dict[tuple[str, bool, str], tuple[str, str, str]] = {}
-        state_text = {k: t("ov." + k) for k in ("online", "offline", "nodata")}
-        medium_text = {k: t("medium." + k) for k in ("gas", "water", "ambient", "noise")}
-        unacked_word, converted_word, received_word = t("ov.unacked"), t("ov.converted"), t("ov.received")
-        out: list[OverviewRow] = []
+        rank = {"offline": 1, "nodata": 2, "online": 3}
+        judged: list[tuple[tuple[Any, ...], dict[str, Any], str, float | None, bool]] = []
         for r in data:
             if region and not r["region"].startswith(region):
                 continue
@@ -481,10 +505,9 @@ def install_pages(
                 continue
             if needle and needle not in (r["name"] + " " + r["enterprise"] + " " + r["mn"]).lower():
                 continue
-            off = _zone_offset(r.get("timezone"))
-            received = r["last_received_us"] / 1e6 if r["last_received_us"] else None
             hourly_only = not r["latest"] and bool(r["hourly"])
             latest = r["latest"] or r["hourly"]
+            received = r["last_received_us"] / 1e6 if r["last_received_us"] else None
             # the newest data time (a back-fill of old data does not make a silent point current); the period
             # of an hourly value ends an hour after its time
             times = [
@@ -493,28 +516,14 @@ def install_pages(
             last = max(times) if times else received
             limit_s = HOURLY_OFFLINE_AFTER_S if hourly_only else OFFLINE_AFTER_S
             state = "nodata" if last is None else ("online" if now - last <= limit_s else "offline")
-            values: list[OverviewValue] = []
             exceeding = False
-            for code, lim in sorted(r["limits"].items()):
+            for code, lim in r["limits"].items():
                 v = latest.get(code)
-                if v is None:
-                    continue
-                shown = v["zs"] if v["zs"] is not None else v["value"]
-                if shown is None:
-                    continue
-                flag = v["flag"] or "N"
-                ratio = shown / lim if lim else 0.0
-                cls = "flag" if flag != "N" else ("over" if ratio > 1 else ("near" if ratio > 0.8 else "ok"))
-                exceeding = exceeding or cls == "over"
-                key = (code, v["zs"] is not None, flag)
-                words = titles.get(key)
-                if words is None:  # label and tooltip: a few kinds of them, made once
-                    label = pollutant_label(code, lang)
-                    title = label + (" · " + converted_word if v["zs"] is not None else "")
-                    title += " · " + flag_text(flag, lang) if flag != "N" else ""
-                    words = titles[key] = (_esc(label), _esc(flag), _esc(title))
-                values.append(OverviewValue(words[0], f"{shown:.2f}", f"{lim:g}", cls, words[1], words[2]))
-            n_alarms, n_unacked, worst = open_alarms.get(r["mn"], (0, 0, None))
+                shown = None if v is None else (v["zs"] if v["zs"] is not None else v["value"])
+                if shown is not None and lim and (v["flag"] or "N") == "N" and shown / lim > 1:
+                    exceeding = True
+                    break
+            n_alarms, n_unacked, _ = open_alarms.get(r["mn"], (0, 0, None))
             if status == "alarm" and not n_alarms:
                 continue
             if status == "exceeding" and not exceeding:
@@ -526,6 +535,40 @@ def install_pages(
             summary["exceeding"] += 1 if exceeding else 0
             summary["alarms"] += n_alarms
             summary["unacked"] += n_unacked
+            order = (-n_unacked, -n_alarms, not exceeding, rank[state], r["enterprise"], r["name"], r["mn"])
+            judged.append((order, r, state, last, exceeding))
+        judged.sort(key=lambda j: j[0])
+        pages = max(1, -(-len(judged) // per))
+        start = (min(page, pages) - 1) * per
+        titles: dict[tuple[str, bool, str], tuple[str, str, str]] = {}
+        state_text = {k: t("ov." + k) for k in ("online", "offline", "nodata")}
+        medium_text = {k: t("medium." + k) for k in ("gas", "water", "ambient", "noise")}
+        unacked_word, converted_word, received_word = t("ov.unacked"), t("ov.converted"), t("ov.received")
+        out: list[OverviewRow] = []
+        for _, r, state, last, exceeding in judged[start : start + per]:
+            off = _zone_offset(r.get("timezone"))
+            received = r["last_received_us"] / 1e6 if r["last_received_us"] else None
+            latest = r["latest"] or r["hourly"]
+            values: list[OverviewValue] = []
+            for code, lim in sorted(r["limits"].items()):
+                v = latest.get(code)
+                if v is None:
+                    continue
+                shown = v["zs"] if v["zs"] is not None else v["value"]
+                if shown is None:
+                    continue
+                flag = v["flag"] or "N"
+                ratio = shown / lim if lim else 0.0
+                cls = "flag" if flag != "N" else ("over" if ratio > 1 else ("near" if ratio > 0.8 else "ok"))
+                key = (code, v["zs"] is not None, flag)
+                words = titles.get(key)
+                if words is None:  # label and tooltip: a few kinds of them, made once
+                    label = pollutant_label(code, lang)
+                    title = label + (" · " + converted_word if v["zs"] is not None else "")
+                    title += " · " + flag_text(flag, lang) if flag != "N" else ""
+                    words = titles[key] = (_esc(label), _esc(flag), _esc(title))
+                values.append(OverviewValue(words[0], f"{shown:.2f}", f"{lim:g}", cls, words[1], words[2]))
+            n_alarms, n_unacked, worst = open_alarms.get(r["mn"], (0, 0, None))
             age = ""
             if last is not None:
                 age_key, n = _age(now - last)
@@ -553,9 +596,7 @@ def install_pages(
                     sort_key=(r["enterprise"], r["name"]),
                 )
             )
-        rank = {"offline": 1, "nodata": 2, "online": 3}
-        out.sort(key=lambda x: (-x.unacked, -x.alarms, not x.exceeding, rank[x.state], x.sort_key))
-        return out, summary, regions
+        return out, summary, regions, (start + 1 if out else 0, start + len(out))
 
     # ------------------------------------------------------------------------------------------ point detail
     @app.get("/points/{mn}", include_in_schema=False)
