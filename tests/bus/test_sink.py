@@ -178,3 +178,28 @@ def test_publish_in_flight_bounds_the_messages_a_partition_awaits(tmp_path: Path
         assert unbounded.most_in_flight == 6 and len(unbounded.calls) == 6
 
     asyncio.run(main())
+
+
+def test_a_worker_takes_a_message_delivered_again_into_its_next_batch(tmp_path: Path) -> None:
+    """A message whose acknowledgement was lost comes again after its commit: it must be committed again (the
+    store answers "known") and acknowledged then, or it would stay in the work queue for ever."""
+    from envtrust.bus.worker import Worker, _Part
+
+    rec = prepared(tmp_path, 1)[0]
+    payload = codec.encode([(rec.row, rec.readings)])
+
+    def msg(seq: int) -> Any:
+        return SimpleNamespace(metadata=SimpleNamespace(sequence=SimpleNamespace(stream=seq)), data=payload)
+
+    async def main() -> None:
+        worker = Worker(None, CFG, holder="w")  # type: ignore[arg-type]
+        part = _Part(0, epoch=3)
+        first = worker._enqueue(part, [msg(7), msg(8)])
+        assert first is not None and [p.seq for p in first.positions] == [7, 8]
+        part.open = None  # the writer took and committed it; the acknowledgement of 8 got lost
+        again = worker._enqueue(part, [msg(8), msg(9)])
+        assert again is not None and again is not first
+        assert [(p.lease, p.epoch, p.seq) for p in again.positions] == [("bus/0", 3, 8), ("bus/0", 3, 9)]
+        assert len(again.msgs) == 2  # both are acknowledged after the commit
+
+    asyncio.run(main())

@@ -63,7 +63,6 @@ class _Part:
     number: int
     epoch: int
     task: asyncio.Task[None] | None = None
-    high: int = 0  # newest stream sequence taken into a batch from the current consumer
     open: _Batch | None = None  # the batch still gathering this partition's messages
     committing: _Batch | None = None  # the batch the writer has taken
 
@@ -303,7 +302,6 @@ class Worker:
                     if sub is None:
                         if part.committing is not None:
                             await asyncio.shield(part.committing.done)
-                        part.high = 0
                         sub = await subscribe_partition(self.js, self.cfg, part.number)
                     try:
                         msgs = await sub.fetch(self.cfg.fetch_batch, timeout=1.0)
@@ -336,9 +334,6 @@ class Worker:
         batch = part.open
         for m in msgs:
             seq = int(m.metadata.sequence.stream)
-            if seq <= part.high:  # delivered again (ack_wait passed) while its first copy waits in a batch
-                continue
-            part.high = seq
             if batch is None:
                 loop = asyncio.get_running_loop()
                 batch = part.open = _Batch(part, time.monotonic(), loop.create_future())
