@@ -312,10 +312,11 @@ class Worker:
                         await asyncio.shield(batch.done)
                 except asyncio.CancelledError:
                     raise
-                except LeaseLost:
-                    self.stats.leases_lost += 1
-                    log.warning("partition %d: lease lost, giving it up", part.number)
-                    self.owned.pop(part.number, None)
+                except LeaseLost:  # counted once: the commit that found it may have given the partition up
+                    if self.owned.get(part.number) is part:
+                        self.stats.leases_lost += 1
+                        log.warning("partition %d: lease lost, giving it up", part.number)
+                        self.owned.pop(part.number, None)
                     self._drop(part)
                     return
                 except Exception as exc:  # NATS failover, consumer gone: start again from the stream
