@@ -114,7 +114,10 @@ class BusSink:
                         await asyncio.sleep(self.cfg.linger)
                     n = min(len(part.queue), self.cfg.max_records)
                     chunk = [part.queue.popleft() for _ in range(n)]
-                    running.add(self.loop.create_task(self._publish(part.number, chunk)))
+                    if bound == 1:  # the default: one at a time, no task per message
+                        await self._publish(part.number, chunk)
+                    else:
+                        running.add(self.loop.create_task(self._publish(part.number, chunk)))
                     continue
                 waits: set[asyncio.Future[Any]] = set(running)
                 more: asyncio.Task[Any] | None = None

@@ -185,6 +185,21 @@ class OverviewRow:
 
 OVERVIEW_PAGE_ROWS = 500  # rows of the overview on one page (``?per=`` up to 5,000)
 
+
+def _value_class(v: dict[str, Any] | None, lim: float) -> tuple[str, float | None]:
+    """How the overview shows a point's newest value against its limit: ``flag`` (not flagged N), ``over`` the limit,
+    ``near`` it (above 80 %) or ``ok``, with the value shown (the converted one where the logger sends it)."""
+    if v is None:
+        return "", None
+    shown = v["zs"] if v["zs"] is not None else v["value"]
+    if shown is None:
+        return "", None
+    if (v["flag"] or "N") != "N":
+        return "flag", shown
+    ratio = shown / lim if lim else 0.0
+    return ("over" if ratio > 1 else ("near" if ratio > 0.8 else "ok")), shown
+
+
 _ZONE_OFFSETS: dict[str, int] = {}
 
 
@@ -516,13 +531,9 @@ def install_pages(
             last = max(times) if times else received
             limit_s = HOURLY_OFFLINE_AFTER_S if hourly_only else OFFLINE_AFTER_S
             state = "nodata" if last is None else ("online" if now - last <= limit_s else "offline")
-            exceeding = False
-            for code, lim in r["limits"].items():
-                v = latest.get(code)
-                shown = None if v is None else (v["zs"] if v["zs"] is not None else v["value"])
-                if shown is not None and lim and (v["flag"] or "N") == "N" and shown / lim > 1:
-                    exceeding = True
-                    break
+            exceeding = any(
+                _value_class(latest.get(code), lim)[0] == "over" for code, lim in r["limits"].items()
+            )
             n_alarms, n_unacked, _ = open_alarms.get(r["mn"], (0, 0, None))
             if status == "alarm" and not n_alarms:
                 continue
@@ -552,14 +563,10 @@ def install_pages(
             values: list[OverviewValue] = []
             for code, lim in sorted(r["limits"].items()):
                 v = latest.get(code)
-                if v is None:
-                    continue
-                shown = v["zs"] if v["zs"] is not None else v["value"]
-                if shown is None:
+                cls, shown = _value_class(v, lim)
+                if v is None or shown is None:
                     continue
                 flag = v["flag"] or "N"
-                ratio = shown / lim if lim else 0.0
-                cls = "flag" if flag != "N" else ("over" if ratio > 1 else ("near" if ratio > 0.8 else "ok"))
                 key = (code, v["zs"] is not None, flag)
                 words = titles.get(key)
                 if words is None:  # label and tooltip: a few kinds of them, made once
