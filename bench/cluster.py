@@ -1,7 +1,9 @@
 """Cluster-mode benchmark: gateways and workers as processes on NATS JetStream and PostgreSQL.
 
 Run: ``.venv/bin/python bench/cluster.py [--db URL] [--seconds 8] [--rates 250,500,1000,2500,5000] [--loggers
-500] [--json FILE] [--logs DIR]`` (about 9 minutes; ``--quick``: a 1.5-minute smoke run).
+500] [--json FILE] [--logs DIR]`` (about 9 minutes; ``--quick``: a 1.5-minute smoke run).  To compare
+``[cluster]`` settings on the same machine minutes apart: ``--variant NAME:KEY=VALUE,… [--variant …] [--repeat N]``
+runs the reference under each (interleaved N times); ``--cluster-set KEY=VALUE`` sets a key for every configuration.
 
 Everything runs on this one machine, each in its own process: three ``nats-server`` processes routed into one
 JetStream cluster (the stream with 3 replicas), gateways (``envtrust serve --role gateway``) and workers
