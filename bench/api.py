@@ -1,6 +1,7 @@
 """One point-month of minute data through the HTTP API, on SQLite and PostgreSQL.
 
-Run: ``.venv/bin/python bench/api.py [--days 30] [--pollutants 6] [--repeats 5] [--pg postgresql://…]``.
+Run: ``.venv/bin/python bench/api.py [--days 30] [--pollutants 6] [--repeats 5] [--registry-points 2000]
+[--pg postgresql://…]``.
 
 A point with ``--pollutants`` channels of minute data for the ``--days`` days up to now is written through the
 store (as the gateway writes; random walks sent with two decimals, as loggers send them), then served by
@@ -11,7 +12,12 @@ store (as the gateway writes; random walks sent with two decimals, as loggers se
   what arrived after that — here nothing — is read from the readings table);
 * ``/series`` (one channel as columns, the charts' contract): one pollutant-month, warm and cold, and the whole
   point-month as one request per pollutant (how it was fetched before ``/channels``);
-* ``/readings`` (row objects) for one pollutant-month, for comparison.
+* ``/readings`` (row objects) for one pollutant-month, for comparison;
+* the first request for the month after the cache rows of its ended days were made ahead (``Store.warm_cache``, as
+  ``serve`` does every ten minutes), and the time that warming takes.
+
+The registry holds ``--registry-points`` other points (default 2,000, no data), as a city's would: every request
+checks the caller's access to the point.
 
 "received" is the time until the last byte of the body has arrived; "parsed" adds the client's ``json.loads``.
 Times are the best of ``--repeats`` (the machine is noisy). In the same run: the raw SQL fetch of one
@@ -59,12 +65,17 @@ DAY = 86400
 T0 = int(time.time()) // 60 * 60 - 30 * DAY
 
 
-def fill(store: Store, days: int, pollutants: int, t0: int = T0) -> None:
+def fill(store: Store, days: int, pollutants: int, t0: int = T0, others: int = 0) -> None:
     codes = CODES[:pollutants]
+    more = "".join(  # the rest of a city's registry: what each request's access check has to look past
+        f'[[point]]\nmn = "OTHER{i:019d}"\nenterprise = "其他企业{i // 3}"\nname = "{i % 3 + 1}号排口"\n'
+        f'region = "2101{i % 12:02d}"\nmedium = "gas"\nlimits = {{ a21026 = 35, a21002 = 50 }}\n'
+        for i in range(others)
+    )
     store.load_registry(
         parse_registry(
             f'[[point]]\nmn = "{MN}"\nenterprise = "基准测试热电"\nname = "1号炉"\nregion = "210102"\n'
-            'medium = "gas"\nreference_o2 = 6.0\nlimits = { a21026 = 35 }\n'
+            'medium = "gas"\nreference_o2 = 6.0\nlimits = { a21026 = 35 }\n' + more
         )
     )
     # each channel a random walk around its level with minute noise, sent with two decimals as loggers do
@@ -114,7 +125,7 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
     base = f"http://127.0.0.1:{server.port}/api/v1/points/{MN}"
     t0 = int(time.time()) // 60 * 60 - args.days * DAY
     with console.status(f"writing {args.days} days × {args.pollutants} channels of minute data"):
-        fill(store, args.days, args.pollutants, t0)
+        fill(store, args.days, args.pollutants, t0, args.registry_points)
     end = t0 + args.days * DAY
     span = "&".join(  # in the point's local time (UTC+8)
         f"{k}={time.strftime('%Y-%m-%dT%H:%M', time.gmtime(x + 8 * 3600))}"
@@ -180,6 +191,19 @@ async def measure(url: str, args: argparse.Namespace, console: Console) -> dict[
                 result[name.replace("_ms", "_size")] = n
 
             await timed("channels_point_month_cold_received_ms", channels_received, cold=len(codes) * days)
+            # what `serve` does every ten minutes: the rows of ended days made ahead; then the first request
+            t_warm, t_first = float("inf"), float("inf")
+            for _ in range(args.repeats):
+                await asyncio.to_thread(store.clear_cache)
+                t = time.perf_counter()
+                await asyncio.to_thread(store.warm_cache, 31)
+                t_warm = min(t_warm, time.perf_counter() - t)
+                t = time.perf_counter()
+                await channels_received()
+                t_first = min(t_first, time.perf_counter() - t)
+                await settle(len(codes) * days)
+            result["warm_cache_point_month_ms"] = round(t_warm * 1000, 1)
+            result["channels_point_month_first_after_warming_received_ms"] = round(t_first * 1000, 1)
             await timed("channels_point_month_received_ms", channels_received)
             await timed("channels_point_month_parsed_ms", channels_parsed)
             await timed("series_one_pollutant_month_cold_received_ms", series_received, cold=days)
@@ -237,6 +261,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--pollutants", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--registry-points", type=int, default=2000, help="other points in the registry (no data)"
+    )
     ap.add_argument(
         "--pg", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL URL ('' to skip)"
     )

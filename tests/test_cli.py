@@ -326,6 +326,7 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
             "case",  # case verify works offline, on a file
             "cluster",
             "upstream",
+            "cache",
         )
 
 

@@ -21,7 +21,7 @@ from envtrust.node import Node, NodeSpec
 from envtrust.registry import parse_registry
 from envtrust.services import Checkpointer, Ingest
 from envtrust.store import open_store
-from integration.test_gateway import REGISTRY, frame, read_replies
+from integration.test_gateway import MN, REGISTRY, frame, read_replies
 
 
 def samples(text: str) -> dict[str, float]:
@@ -92,6 +92,45 @@ def test_one_process_reports_frames_latency_ledger_and_checkpoint_age(tmp_path: 
     assert m["envtrust_alarms_open"] == 0
     assert 0 <= m["envtrust_checkpoint_age_seconds"] < 60
     assert m["envtrust_up"] == 1
+
+
+def test_the_web_role_makes_the_series_cache_rows_of_ended_days(tmp_path: Path) -> None:
+    """``serve`` makes the rows ahead of the first request for a month (here every 0.2 s instead of ten minutes)."""
+    import time
+
+    from envtrust.api import create_app
+    from store.test_derived import cache_rows, minute_batch
+
+    day = 86400
+    today = int(time.time()) // day
+    node = make_node(f"sqlite:///{tmp_path / 'warm.db'}", tmp_path)
+    store = node.spec.ingest.store
+    store.write(minute_batch(MN, (today - 2) * day, 1440 + 60, codes=("a21026", "a21002")))
+    verifier = ledger_signer("test.example/ledger", tmp_path / "keys", create=True).verifier()
+    node.spec = dataclasses.replace(
+        node.spec,
+        app=lambda _node: create_app(store, log_verifier=verifier),
+        cache_warm_s=0.2,
+        cache_warm_days=3,
+    )
+    assert store.cache_gaps(3) == [(MN, "minute", today - 3, today - 1)]
+
+    async def main() -> None:
+        await node.start()
+        try:
+            for _ in range(100):
+                if not store.cache_gaps(3):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await node.stop()
+
+    try:
+        asyncio.run(main())
+        assert store.cache_gaps(3) == [] and cache_rows(store) == 2 * 3
+        assert store.derived_problems() == []
+    finally:
+        store.close()
 
 
 @pytest.mark.postgres

@@ -1424,7 +1424,7 @@ def demo(
 
 from .cli_accounts import accounts_app  # noqa: E402  (they use the helpers above)
 from .cli_alarms import alarms_app, recheck  # noqa: E402
-from .cli_cluster import cluster_app, upstream_app  # noqa: E402
+from .cli_cluster import cache_app, cluster_app, upstream_app  # noqa: E402
 from .cli_credit import blacklist_app, counties_app, credit_app, order_app  # noqa: E402
 from .cli_lab import lab_app, marks_app, person_app, trace  # noqa: E402
 from .cli_oversight import case_app, complaints_app, draw_app, inspection_app, interference_app  # noqa: E402
@@ -1432,6 +1432,7 @@ from .cli_qa import qa_app  # noqa: E402
 
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(cache_app, name="cache")
 app.add_typer(upstream_app, name="upstream")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(qa_app, name="qa")

@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,10 @@ from .services import Checkpointer, Ingest
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "gateway", "worker", "web")
+
+
+class _Stopped(Exception):
+    """The process stops: a series cache pass gives up."""
 
 
 def roles_of(role: str) -> frozenset[str]:
@@ -48,6 +55,8 @@ class NodeSpec:
     upstreams: list[Any] = field(
         default_factory=list
     )  # ingest.upstream.UpstreamConfig: platforms to forward to
+    cache_warm_s: float = 600.0  # web role: how often the series cache rows of ended days are made (0: never)
+    cache_warm_days: int = 31  # … of how many days back (the longest span a series request may ask for)
 
 
 class Node:
@@ -97,6 +106,8 @@ class Node:
 
                 app = spec.app(self) if spec.app is not None and "web" in self.roles else ops_app(self)
                 self.http = await serve_http(app, *spec.http)
+                if spec.app is not None and "web" in self.roles and spec.cache_warm_s > 0:
+                    self._tasks.append(asyncio.create_task(self._warm_cache(), name="series-cache"))
         except BaseException:
             await self.stop()
             raise
@@ -141,6 +152,37 @@ class Node:
                 await asyncio.to_thread(self.spec.ingest.reload_registry)
             except Exception:
                 log.exception("reading the registry again failed")
+
+    async def _warm_cache(self) -> None:
+        """Make the series cache rows of ended days ahead of the requests that need them (once in a while, after a
+        first pause; in cluster mode only the web process holding the lease ``series-cache`` does it)."""
+        store, every = self.spec.ingest.store, self.spec.cache_warm_s
+        holder = f"{socket.gethostname()}:{os.getpid()}:web"
+        stopping = threading.Event()
+
+        def check(done: int, total: int) -> None:
+            if stopping.is_set():
+                raise _Stopped
+
+        def warm() -> int:
+            if self.cluster and store.acquire_lease("series-cache", holder, 2 * every) is None:
+                return 0
+            return store.warm_cache(self.spec.cache_warm_days, progress=check)
+
+        try:
+            await asyncio.sleep(min(60.0, every))
+            while True:
+                try:
+                    made = await asyncio.to_thread(warm)
+                    if made:
+                        log.info("series cache: %d rows made for ended days", made)
+                except _Stopped:
+                    return
+                except Exception:
+                    log.exception("warming the series cache failed")
+                await asyncio.sleep(every)
+        finally:
+            stopping.set()  # a pass still running in its thread stops after the run of days in hand
 
     async def stop(self) -> None:
         """Stop accepting; acknowledge what JetStream or the database holds; let the workers finish their writes;

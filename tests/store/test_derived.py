@@ -481,6 +481,51 @@ def test_today_is_cached_up_to_its_newest_reading(db_url: str, registry_file: Pa
             assert pending and view.fill_cache(pending[0]) == 0
 
 
+def test_warming_makes_the_rows_of_ended_days_a_month_needs(db_url: str, registry_file: Path) -> None:
+    """Ended days without whole rows are found and made; today is left to the requests; a back-fill's day is made
+    again; after warming, a month's read puts no row."""
+    import time
+
+    today = int(time.time()) // DAY
+    with open_store(db_url) as store:
+        store.load_registry(load_registry(registry_file))
+        store.write(minute_batch(GAS, (today - 3) * DAY + 600, 3 * 1440))  # from 3 days ago into today
+        store.write(minute_batch(WATER, (today - 40) * DAY, 30, codes=("w01018",)))  # before the window
+        assert store.cache_gaps(5) == [
+            (GAS, "minute", today - 5, today - 1),
+            (WATER, "minute", today - 5, today - 1),
+        ]
+        assert store.cache_gaps(5, [WATER]) == [(WATER, "minute", today - 5, today - 1)]
+        # a request made the row of one day: partly there still counts as a gap
+        store.columns(GAS, "minute", (today - 2) * DAY, (today - 1) * DAY, ["a21026"])
+        assert cache_rows(store) == 1
+        seen: list[tuple[int, int]] = []
+        made = store.warm_cache(5, progress=lambda done, total: seen.append((done, total)))
+        assert made == 2 * 5 - 1 + 5  # two gas channels × five days, but the one made; five empty water days
+        assert seen == [(1, 2), (2, 2)]
+        assert store.cache_gaps(5) == [] and store.warm_cache(5) == 0
+        pending: list[Any] = []
+        month = store.columns(GAS, "minute", (today - 5) * DAY, today * DAY, defer=pending)
+        assert pending == []  # every day came from the cache
+        for code, got in month.items():
+            assert same(got, from_readings(store, GAS, "minute", code, (today - 5) * DAY, today * DAY))
+        # a back-fill drops its day's rows; warming makes them again
+        store.write(minute_batch(GAS, (today - 2) * DAY + 30, 2, v=9.0))
+        assert store.cache_gaps(5) == [(GAS, "minute", today - 2, today - 2)]
+        assert store.warm_cache(5) == 2
+        assert store.derived_problems() == []
+        store.write(minute_batch(GAS, (today - 1) * DAY + 30, 1, v=9.0))
+    from typer.testing import CliRunner
+
+    from envtrust.cli import app
+
+    result = CliRunner().invoke(app, ["cache", "warm", "--days", "5", "--json", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout) == {"gaps": 1, "point_kinds": 1, "rows": 2}
+    result = CliRunner().invoke(app, ["cache", "warm", "--days", "5", "--db", db_url])
+    assert result.exit_code == 0 and "0 rows" in result.stdout
+
+
 # ----------------------------------------------------------------------------------------------- the codec
 decimals = st.integers(-(10**9), 10**9).flatmap(lambda k: st.sampled_from([k / 10**d for d in range(0, 8)]))
 numbers = st.one_of(decimals, st.floats(allow_nan=False, allow_infinity=False), st.just(-0.0), st.none())

@@ -393,8 +393,9 @@ def install_data_routes(
     app.state.accounts = accounts or Accounts(store)
     book = AlarmBook(store)
 
-    def registry() -> tuple[dict[str, Point], dict[str, tuple[str, int]]]:
-        return {p.mn: p for p in store.points()}, store.point_scopes()
+    def registry(mn: str | None = None) -> tuple[dict[str, Point], dict[str, tuple[str, int]]]:
+        """Points and their scopes: every point, or only ``mn`` (a few indexed reads)."""
+        return {p.mn: p for p in store.points(mn)}, store.point_scopes(mn)
 
     def readable(who: Principal, mn: str, scopes: dict[str, tuple[str, int]]) -> bool:
         scope = scopes.get(mn)
@@ -418,14 +419,14 @@ def install_data_routes(
         if who.is_public:
             raise ApiError(401, "login_required", "alarms are for accounts: send an API token")
         row = store.alarm(alarm_id)
-        points, scopes = registry()
+        points, scopes = registry(row["mn"]) if row is not None and row["mn"] else ({}, {})
         if row is None or not readable(who, row["mn"], scopes):
             raise ApiError(404, "no_alarm", f"no alarm {alarm_id}")
         return row, points.get(row["mn"])
 
     def readable_point(who: Principal, mn: str, kind: str) -> Point:
         """The point whose ``kind`` readings the caller asks for: 404 unknown, 401/403 outside the caller's access."""
-        points, scopes = registry()
+        points, scopes = registry(mn)
         p = points.get(mn)
         if p is None:
             raise ApiError(404, "no_point", f"no point {mn}")
@@ -595,7 +596,7 @@ def install_data_routes(
         responses=errors,
     )
     def get_point(who: Caller, mn: Annotated[str, Path(max_length=64)]) -> PointOut:
-        points, scopes = registry()
+        points, scopes = registry(mn)
         p = points.get(mn)
         if p is None:
             raise ApiError(404, "no_point", f"no point {mn}")

@@ -296,20 +296,31 @@ class Store:
             ledger.append_entries(conn, entries)
         return counts
 
-    def points(self) -> list[Point]:
-        """Every registered point, with its enterprise and limits."""
+    def points(self, mn: str | None = None) -> list[Point]:
+        """Every registered point, with its enterprise and limits (only the point ``mn`` when given)."""
         from ..registry import Enterprise
 
+        pts, ents_q, lims_q = (
+            select(s.points).order_by(s.points.c.id),
+            select(s.enterprises),
+            select(s.limits),
+        )
+        if mn is not None:  # three indexed reads instead of the whole registry
+            pts = pts.where(s.points.c.mn == mn)
+            ents_q = ents_q.where(
+                s.enterprises.c.id
+                == select(s.points.c.enterprise_id).where(s.points.c.mn == mn).scalar_subquery()
+            )
+            lims_q = lims_q.where(
+                s.limits.c.point_id == select(s.points.c.id).where(s.points.c.mn == mn).scalar_subquery()
+            )
         with self._reading() as conn:
-            ents = {
-                r.id: Enterprise(r.name, r.credit_code, r.industry)
-                for r in conn.execute(select(s.enterprises))
-            }
+            ents = {r.id: Enterprise(r.name, r.credit_code, r.industry) for r in conn.execute(ents_q)}
             lims: dict[int, dict[str, float]] = {}
-            for r in conn.execute(select(s.limits)):
+            for r in conn.execute(lims_q):
                 lims.setdefault(r.point_id, {})[r.pollutant] = r.value
             out = []
-            for r in conn.execute(select(s.points).order_by(s.points.c.id)):
+            for r in conn.execute(pts):
                 out.append(
                     Point(
                         mn=r.mn,
@@ -1127,6 +1138,63 @@ class Store:
                 )
         return len(rows)
 
+    def cache_gaps(
+        self, days: int = 31, mns: Collection[str] | None = None
+    ) -> list[tuple[str, str, int, int]]:
+        """The ended UTC days among the last ``days`` whose series cache rows are missing or hold only part of the
+        day, for every point (or those in ``mns``) and cached kind it has readings of: ``(mn, kind, first day,
+        last day)`` runs of consecutive days.  Costs one read of ``point_latest`` and one grouped read of the cache
+        rows of those days."""
+        today = int(time.time()) // DAY
+        first, last = today - days, today - 1
+        if days <= 0:
+            return []
+        with self._reading() as conn:
+            channels: dict[tuple[str, str], int] = {}
+            for mn, *texts in self._raw(conn, f"SELECT mn, {', '.join(CACHED_KINDS)} FROM point_latest"):
+                if mns is not None and mn not in mns:
+                    continue
+                for kind, codes in zip(CACHED_KINDS, texts, strict=True):
+                    if codes and (n := len(orjson.loads(codes))):
+                        channels[(mn, kind)] = n
+            whole: dict[tuple[str, str], set[int]] = {}
+            for mn, kind, day, n, upto in self._raw(
+                conn,
+                "SELECT mn, kind, day, count(*), min(upto) FROM series_cache WHERE day >= ? AND day <= ? "
+                "GROUP BY mn, kind, day",
+                (first, last),
+            ):
+                if int(n) >= channels.get((mn, kind), 1 << 30) and int(upto) >= (int(day) + 1) * DAY:
+                    whole.setdefault((mn, kind), set()).add(int(day))
+        out = []
+        for (mn, kind), _ in sorted(channels.items()):
+            done = whole.get((mn, kind), set())
+            out += [
+                (mn, kind, lo, hi) for lo, hi in _spans([d for d in range(first, last + 1) if d not in done])
+            ]
+        return out
+
+    def warm_cache(
+        self,
+        days: int = 31,
+        mns: Collection[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Make the series cache rows of :meth:`cache_gaps` (so that the first request for a month finds them
+        ready); ``progress(done, total)`` after each run of days.  Returns the number of rows put."""
+        gaps = self.cache_gaps(days, mns)
+        put = 0
+        for i, (mn, kind, lo, hi) in enumerate(gaps):
+            with self._reading() as conn:
+                stored = self._raw(conn, f"SELECT {kind} FROM point_latest WHERE mn = ?", (mn,))
+            codes = sorted(orjson.loads(stored[0][0])) if stored and stored[0][0] else []
+            fills: list[CacheFill] = []
+            self.columns(mn, kind, lo * DAY, (hi + 1) * DAY, codes, defer=fills)
+            put += sum(self.fill_cache(f) for f in fills)
+            if progress is not None:
+                progress(i + 1, len(gaps))
+        return put
+
     def clear_cache(self) -> None:
         """Empty the series cache (it refills as series are read)."""
         with self._writing() as conn:
@@ -1512,13 +1580,14 @@ class Store:
             ids = [int(r[0]) for r in conn.execute(q)]
         return ids[0] if len(ids) == 1 else None
 
-    def point_scopes(self) -> dict[str, tuple[str, int]]:
-        """Per MN: the point's region code and enterprise id (what access rules need)."""
+    def point_scopes(self, mn: str | None = None) -> dict[str, tuple[str, int]]:
+        """Per MN: the point's region code and enterprise id (what access rules need); only ``mn`` when given."""
         p = s.points
+        q = select(p.c.mn, p.c.region, p.c.enterprise_id)
         with self._reading() as conn:
             return {
                 r.mn: (r.region, int(r.enterprise_id))
-                for r in conn.execute(select(p.c.mn, p.c.region, p.c.enterprise_id))
+                for r in conn.execute(q if mn is None else q.where(p.c.mn == mn))
             }
 
     def readings_page(

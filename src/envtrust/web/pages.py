@@ -324,8 +324,9 @@ def install_pages(
         if not secrets.compare_digest(form.get("csrf", ""), csrf):
             raise PageError(403, "err.csrf")
 
-    def scoped() -> tuple[dict[str, Point], dict[str, tuple[str, int]]]:
-        return {p.mn: p for p in store.points()}, store.point_scopes()
+    def scoped(mn: str | None = None) -> tuple[dict[str, Point], dict[str, tuple[str, int]]]:
+        """Points and their scopes: every point, or only ``mn`` (a few indexed reads)."""
+        return {p.mn: p for p in store.points(mn)}, store.point_scopes(mn)
 
     def visible_mns(who: Principal, scopes: dict[str, tuple[str, int]]) -> set[str]:
         return {mn for mn, sc in scopes.items() if who.sees_point(*sc)}
@@ -609,7 +610,7 @@ def install_pages(
     @app.get("/points/{mn}", include_in_schema=False)
     def point_page(request: Request, mn: str, kind: str = "") -> Response:
         who, csrf, _ = user_of(request)
-        points, scopes = scoped()
+        points, scopes = scoped(mn)
         p = points.get(mn)
         if p is None:
             raise PageError(404, "err.404")
@@ -700,7 +701,7 @@ def install_pages(
 
     def visible_alarm(who: Principal, alarm_id: int) -> tuple[dict[str, Any], Point | None]:
         row = store.alarm(alarm_id)
-        points, scopes = scoped()
+        points, scopes = scoped(row["mn"]) if row is not None and row["mn"] else ({}, {})
         if row is None or row["mn"] not in scopes or not who.sees_point(*scopes[row["mn"]]):
             raise PageError(404, "err.404")
         return row, points.get(row["mn"])
@@ -816,8 +817,8 @@ def install_pages(
         rows = store.quality_rows("analysers", id=analyser_id) if 1 <= analyser_id <= MAX_INT else []
         if not rows:
             raise PageError(404, "err.404")
-        points, scopes = scoped()
         mn = rows[0]["mn"]
+        points, scopes = scoped(mn)
         p = points.get(mn)
         if p is None or mn not in scopes or not who.sees_point(*scopes[mn]):
             raise PageError(404, "err.404")
