@@ -1391,7 +1391,12 @@ def simulate(
 def demo(
     db: Annotated[str, typer.Option("--db", help="Database of the demo.")] = "sqlite:///envtrust-demo.db",
     port: Annotated[int, typer.Option(help="HJ 212 port of the demo gateway (0: any free port).")] = 6212,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per real second while the live fleet replays the last hour; then real time."
+        ),
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated fleet.")] = 1,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")

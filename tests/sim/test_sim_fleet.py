@@ -216,3 +216,27 @@ def test_outage_schedule_is_deterministic_and_scaled_by_rate() -> None:
     for d in range(day, day + 50):
         for a, b in outage_windows(7, mn, d, 1.0):
             assert d * 86400 <= a < (d + 1) * 86400 and 120 <= b - a <= 600
+
+
+def test_a_fleet_started_in_the_past_catches_up_and_never_sends_the_future() -> None:
+    """``catch_up``: ten minutes in the past at 600× — caught up within a second, then real time; no data time
+    after now (the gas point's local time), and the ten minutes are all sent."""
+    gas = gas_point()
+    host = Host()
+    start = (datetime.now(gas.zone) - timedelta(minutes=10)).replace(tzinfo=None, second=0, microsecond=0)
+    stats, _ = asyncio.run(
+        _serve(
+            host, points=[gas], seed=1, speed=600.0, start=start, catch_up=True, duration=3.0, outage_rate=0.0
+        )
+    )
+    assert not stats.errors and not host.errors
+    now = datetime.now(gas.zone).replace(tzinfo=None)
+    times = [datetime.strptime(f.data_time, "%Y%m%d%H%M%S") for f in host.unique(gas.mn) if f.data_time]
+    minutes = {t for t in times if t.second == 0}
+    assert max(times) <= now + timedelta(seconds=1), (max(times), now)
+    assert len(minutes) >= 9  # the history's minutes arrived, fast
+    # without catch_up the same start runs on at 600×: an hour of simulated time in those seconds
+    host2 = Host()
+    asyncio.run(_serve(host2, points=[gas], seed=1, speed=600.0, start=start, duration=3.0, outage_rate=0.0))
+    later = [datetime.strptime(f.data_time, "%Y%m%d%H%M%S") for f in host2.unique(gas.mn) if f.data_time]
+    assert max(later) > now + timedelta(minutes=10)

@@ -24,7 +24,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ..hj212 import Decoder, Frame
 from ..registry import Point
@@ -134,17 +134,35 @@ def outage_windows(seed: int, mn: str, day: int, rate: float) -> list[tuple[floa
 
 
 class _Clock:
-    """Simulated seconds elapsed since the fleet started: real elapsed time × speed."""
+    """Simulated seconds elapsed since the fleet started: real elapsed time × speed — or, with ``lead`` (a start
+    that many seconds in the past) and a speed above 1, × speed only until the simulated time has caught up with
+    the real one, then real time: the fleet never sends data from the future."""
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, lead: float | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
+        self.lead = lead if lead is not None and speed > 1 else None
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
 
     def elapsed(self) -> float:
-        return (self._loop.time() - self._t0) * self.speed
+        real = self._loop.time() - self._t0
+        return min(real * self.speed, real + self.lead) if self.lead is not None else real * self.speed
+
+    def real_delay(self, simulated: float) -> float:
+        """Real seconds until ``simulated`` more seconds have elapsed (0 when not ahead)."""
+        if simulated <= 0:
+            return 0.0
+        target = self.elapsed() + simulated
+        real_now = self._loop.time() - self._t0
+        if self.lead is None:
+            return max(0.0, target / self.speed - real_now)
+        caught = (
+            self.lead * self.speed / (self.speed - 1)
+        )  # the simulated elapsed time at which it catches up
+        real_target = target / self.speed if target <= caught else target - self.lead
+        return max(0.0, real_target - real_now)
 
 
 class _Logger:
@@ -220,8 +238,7 @@ class _Logger:
         return None
 
     async def _sleep_until(self, target: float) -> None:
-        delay = (target - self.now()) / self.clock.speed
-        await asyncio.sleep(max(0.0, delay))
+        await asyncio.sleep(self.clock.real_delay(target - self.now()))
 
     def _produce(self, now: float) -> bool:
         """Move the frames due by ``now`` into the backlog; True when more are due (the CPU is behind)."""
@@ -353,7 +370,7 @@ class _Logger:
             if self.writer is None:
                 wait = self.next_attempt - loop.time()
                 if wait > 0:
-                    due = (self.source.next_due() - now) / self.clock.speed
+                    due = self.clock.real_delay(self.source.next_due() - now)
                     await asyncio.sleep(max(0.0, min(wait, due)))
                     continue
                 if not await self._connect():
@@ -387,6 +404,7 @@ async def run_fleet(
     daily: bool = True,
     speed: float = 1.0,
     start: datetime | None = None,
+    catch_up: bool = False,
     duration: float | None = None,
     outage_rate: float = 0.5,
     on_event: EventCallback | None = None,
@@ -401,7 +419,8 @@ async def run_fleet(
 
     ``rtd_interval``: simulated seconds between real-time uploads (0 disables them); ``minute_interval``: minutes
     per minute-data upload; ``speed``: simulated seconds per real second; ``start``: simulated start (default
-    now; naive = local time of each point); ``duration``: real seconds to run (None: until ``stop`` is set or
+    now; naive = local time of each point); ``catch_up``: with a ``start`` in the past and a ``speed`` above 1, run
+    at ``speed`` only until the simulated time reaches the real one, then in real time; ``duration``: real seconds to run (None: until ``stop`` is set or
     the task is cancelled); ``outage_rate``: mean network outages per point per simulated day; ``outages``:
     forced outages per MN as (start, simulated seconds); ``ack_timeout`` (real seconds) and ``retries``: HJ 212
     reply timeout and retry count; ``on_event(mn, text)``: notable events (outages, shutdowns, back-fills);
@@ -409,7 +428,11 @@ async def run_fleet(
     :class:`~envtrust.sim.tamper.TamperedModel`).
     Returns the counters; sockets are closed on return.
     """
-    clock = _Clock(speed)
+    lead = None
+    if catch_up and start is not None:
+        aware = start if start.tzinfo is not None else start.replace(tzinfo=points[0].zone if points else UTC)
+        lead = max(0.0, (datetime.now(UTC) - aware).total_seconds())
+    clock = _Clock(speed, lead)
     stats = FleetStats()
     loggers: list[_Logger] = []
     for point in points:
