@@ -271,10 +271,11 @@ def test_inclusion_proofs_verify(env: Env) -> None:
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["index"], body["size"]) == (index, cp.size)
-        entry = env.client.get(f"{P}/entries/{index}").json()
-        assert body["leaf_hash"] == entry["leaf_hash"]
-        leaf = merkle.leaf_hash(entry["entry"].encode("utf-8"))
-        assert unb64(body["leaf_hash"]) == leaf
+        entry = env.client.get(f"{P}/entries/{index}").json()  # the public: the leaf hash, not the content
+        assert body["leaf_hash"] == entry["leaf_hash"] and entry["withheld"] and entry["entry"] is None
+        shown = env.client.get(f"{P}/entries/{index}", headers=admin(env)).json()
+        leaf = merkle.leaf_hash(shown["entry"].encode("utf-8"))
+        assert unb64(body["leaf_hash"]) == leaf and not shown["withheld"]
         assert merkle.verify_inclusion(leaf, index, cp.size, [unb64(p) for p in body["proof"]], cp.root_hash)
     # in an older checkpoint too
     first = env.store.checkpoints()[0]
@@ -300,7 +301,22 @@ def test_inclusion_errors(env: Env, params: dict[str, Any], code: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- entries
+def admin(env: Env) -> dict[str, str]:
+    """The headers of an admin account's API token (made once per store)."""
+    from argon2 import PasswordHasher
+
+    from envtrust.workflow.identity import Accounts
+
+    acc = Accounts(env.store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    if env.store.account("root") is None:
+        acc.create("root", "admin", who="test", password=None)
+    return {"Authorization": f"Bearer {acc.create_token('root', 'test', who='test')[1]}"}
+
+
 def test_entries(env: Env) -> None:
+    hidden = env.client.get(f"{P}/entries/0").json()  # a point's registry entry holds its PW hash: not public
+    assert hidden["withheld"] and hidden["entry"] is None and hidden["type"] == "registry.point"
+    env.client.headers.update(admin(env))
     first = env.client.get(f"{P}/entries/0").json()
     assert first["index"] == 0 and first["type"] == "registry.point" and first["ref"].startswith("points/")
     kind, ref, raw = env.store.entry(0) or ("", None, b"")

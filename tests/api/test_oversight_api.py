@@ -176,7 +176,7 @@ def test_a_draw_through_the_api_read_by_the_public(site: Env, tmp_path: Any) -> 
 
     first = rec["selection"]["assignments"][0]
     inspection = {"target": first["target"], "inspected_at": "2026-01-01T10:00:00", "outcome": "problems",
-                  "summary": "标气浓度与证书不符", "draw_id": did, "evidence": [f"points/{P1}"], "passphrase": PHRASE}  # fmt: skip
+                  "summary": "标气浓度与证书不符", "draw_id": did, "evidence": [f"points/{first['target']}"], "passphrase": PHRASE}  # fmt: skip
     [who] = first["inspectors"]
     other = "insp_sh" if who == "insp_hp" else "insp_hp"
     code, answer = site.call("POST", other, "/api/v1/inspections", inspection)
@@ -304,3 +304,53 @@ def test_a_case_and_its_package_through_the_api(site: Env) -> None:
     assert all(ok for _, ok, _ in verify_package(r.content, log_key=signer.verifier()))
     frames = json.loads(zipfile.ZipFile(io.BytesIO(r.content)).read("case.json"))["evidence_list"]
     assert sum(x["kind"] == "frames" for x in frames) > 0
+
+
+def test_oversight_records_stay_within_the_county_that_makes_them(site: Env) -> None:
+    """A county regulator cannot reach another county's enterprise by naming its point beside an own one, typing
+    an own region for it, or citing another county's records (nor records its own office may not read)."""
+    from scoped import P3
+
+    code, rec = site.call(
+        "POST", "lab", IR, body()
+    )  # an interference in Heping: hidden from the Heping office
+    assert code == 201, rec
+    hidden = f"interference/{rec['id']}"
+    case = {"case_no": "C-X", "title": "篡改案", "enterprise": "甲热电有限公司", "mns": [P1, P3],
+            "start": "2026-01-01T08:00:00", "end": "2026-01-01T10:00:00", "summary": "案情"}  # fmt: skip
+    code, answer = site.call("POST", "heping", "/api/v1/cases", case)
+    assert code == 403 and P3 in answer["error"]["message"], answer
+    code, answer = site.call("POST", "heping", "/api/v1/cases", case | {"mns": [P1], "evidence": [hidden]})
+    assert code == 404 and answer["error"]["code"] == "no_record", answer  # as if there were none
+    code, answer = site.call(
+        "POST", "heping", "/api/v1/cases", case | {"mns": [P1], "evidence": [f"points/{P3}"]}
+    )
+    assert code == 404, answer
+    code, made = site.call("POST", "city", "/api/v1/cases", case | {"evidence": [hidden]})  # the city may
+    assert code == 201 and made["region"] == "2101", made
+    order = {"order_no": "责改〔2026〕9号", "enterprise": "丙污水处理厂", "violation": "篡改",
+             "evidence": [f"points/{P3}"], "served_on": "2026-01-01"}  # fmt: skip
+    assert site.call("POST", "heping", "/api/v1/orders", order | {"mns": [P3]})[0] == 403
+    code, answer = site.call("POST", "city", "/api/v1/orders", order | {"mns": [P1, P3]})
+    assert code == 422 and answer["error"]["code"] == "bad_points", answer  # one enterprise per order
+    event = {"subject_kind": "enterprise", "subject_id": "91210103CCCCCCCC3C", "subject_name": "丙污水处理厂",
+             "region": "210102", "kind": "negative", "points": -20, "reason": "篡改", "evidence": [f"points/{P1}"],
+             "decision": "沈和环罚〔2026〕2号"}  # fmt: skip
+    code, answer = site.call("POST", "heping", "/api/v1/credit/events", event)
+    assert code == 400 and answer["error"]["code"] == "bad_region", answer  # registered in Shenhe
+    assert site.call("POST", "heping", "/api/v1/credit/events", event | {"region": "2101"})[0] == 403
+    code, answer = site.call("POST", "shenhe", "/api/v1/credit/events", event | {"region": "210103"})
+    assert code == 404, answer  # Shenhe may not cite a Heping point
+    code, made = site.call(
+        "POST", "shenhe", "/api/v1/credit/events", event | {"region": "21", "evidence": [f"points/{P3}"]}
+    )
+    assert code == 201 and made["region"] == "210103", made  # the region comes from the registry
+    listing = {k: v for k, v in event.items() if k not in ("kind", "points")}
+    listing |= {"starts_on": "2026-01-01", "ends_on": "2027-01-01"}
+    code, answer = site.call("POST", "heping", "/api/v1/blacklist", listing)
+    assert code == 400 and answer["error"]["code"] == "bad_region", answer
+    inspection = {"target": P3, "inspected_at": "2026-01-01T09:00:00", "outcome": "fraud", "summary": "现场检查",
+                  "passphrase": PHRASE}  # fmt: skip
+    code, answer = site.call("POST", "heping", "/api/v1/inspections", inspection)
+    assert code == 403 and answer["error"]["code"] == "forbidden", answer
+    assert site.call("POST", "heping", "/api/v1/inspections", inspection | {"target": P1})[0] == 201

@@ -313,6 +313,12 @@ def test_imports_through_the_api_stay_within_scope(env: Env) -> None:
     other = good.replace(P1, P2)
     r = env.client.post("/api/v1/imports?name=other.csv", content=other, headers=h1)
     assert r.status_code == 403 and P2 in r.json()["error"]["message"]
+    # a column named twice: refused, whichever of the two would have counted
+    sneaky = f"mn,pollutant,time,value,flag,kind,MN\n{P1},a21026,2026-01-02T09:00:00,777,N,minute,{P2}\n"
+    r = env.client.post("/api/v1/imports?name=sneaky.csv", content=sneaky, headers=h1)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_file", r.text
+    assert "line 1" in r.json()["error"]["message"] and "'mn'" in r.json()["error"]["message"]
+    assert not list(env.store.readings(mn=P2, kind="minute", start=T0 + 86400))
     r = env.client.post("/api/v1/imports?name=x.csv", content=good, headers={"Content-Type": "text/csv"})
     assert r.status_code == 401
     lab = {"Authorization": f"Bearer {env.tokens['lab']}", "Content-Type": "text/csv"}
@@ -338,3 +344,28 @@ def test_imported_batches_reach_the_streaming_checks(env: Env, tmp_path: Path) -
             headers={"Authorization": f"Bearer {env.tokens['admin']}", "Content-Type": "text/csv"},
         )
         assert r.status_code == 200 and committed == [1]
+
+
+@pytest.mark.parametrize("who", [None, *sorted(SEES)])
+def test_ledger_entries_show_their_content_only_to_readers_of_the_record(env: Env, who: str | None) -> None:
+    """Every entry's existence and leaf hash are public; a point's registry entry and an alarm's events only to
+    those who may read the point (the PW hash in a registry entry and an alarm's comments are not public)."""
+    import base64
+    import hashlib
+
+    with env.store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        refs = {
+            r[0]: int(r[1])
+            for r in conn.execute(text("SELECT ref, max(idx) FROM ledger_entries GROUP BY ref"))
+        }
+    for mn in (P1, P2, P3):
+        for ref in (f"points/{mn}", f"alarm_events/{env.store.alarm_events(env.alarms[mn])[0]['id']}"):
+            code, body = get(env, who, f"/api/v1/ledger/entries/{refs[ref]}")
+            assert code == 200, body
+            shown = who is not None and mn in SEES[who]
+            assert body["withheld"] is not shown and (body["entry"] is not None) is shown, (ref, who)  # type: ignore[index]
+            if shown:
+                leaf = hashlib.sha256(b"\x00" + body["entry"].encode()).digest()  # type: ignore[index]
+                assert base64.b64encode(leaf).decode() == body["leaf_hash"]  # type: ignore[index]

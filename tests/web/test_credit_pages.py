@@ -375,7 +375,7 @@ def test_listing_refusals(client: TestClient, cr_site: Site) -> None:
     for changes, status, en in (
         ({"ends_on": start}, 400, "the end must be after the start"),
         ({"starts_on": "01/11/2026"}, 400, "Listed from is not a valid time"),
-        ({"region": "210103"}, 403, "210103 is outside your region"),
+        ({"region": "210103"}, 400, "is registered in 210102, not in 210103"),  # the registry's region counts
         ({"decision": ""}, 400, "Decision document no. is required"),
     ):
         r = client.post("/blacklist?lang=en", data=listing_form(csrf, site, **changes))
@@ -459,13 +459,14 @@ def test_order_refusals(client: TestClient, cr_site: Site) -> None:
         ({"mn_pick": [P3]}, 403, "210103 is outside your region"),
         ({"served_on": (today(site) + timedelta(days=5)).isoformat()}, 422, "served in the future"),
         ({"evidence": ""}, 400, "Evidence is required"),
+        ({"mns": P1}, 422, "an order names one enterprise's points"),  # 甲's point beside 乙's
     ):
         r = client.post("/orders?lang=en", data=order_form(csrf, site, served, **changes))
         assert r.status_code == status and en in error_of(r.text), (changes, error_of(r.text))
         assert "二氧化硫超标排放" in r.text
-    r = client.post("/orders", data=order_form(csrf, site, served, mns=P1))
-    assert r.status_code == 303  # typed and picked points together
-    assert json.loads(site.store.quality_rows("orders")[0]["mns"]) == [P1, P2]
+    r = client.post("/orders", data=order_form(csrf, site, served, mns=P2))
+    assert r.status_code == 303  # typed and picked points together, once
+    assert json.loads(site.store.quality_rows("orders")[0]["mns"]) == [P2]
 
 
 # ------------------------------------------------------------------------------------------------ ranking

@@ -347,7 +347,7 @@ def test_only_a_drawn_inspector_records_the_inspection(client: TestClient, dr_si
         "csrf": csrf,
         "target": target,
         "passphrase": PHRASE[inspector],
-        "evidence": "alarms/1 frames/2",
+        "evidence": f"points/{target}",  # the drawn target's own records
     }
     # a wrong passphrase: nothing recorded; the fields kept, the passphrase not
     r = client.post(f"/draws/{rid}/inspections?lang=en", data={**form, "passphrase": "a wrong phrase!!"})
@@ -365,7 +365,7 @@ def test_only_a_drawn_inspector_records_the_inspection(client: TestClient, dr_si
     page = client.get(f"/draws/{rid}?done=inspected").text
     row = re.search(rf'<tr data-target="{target}" id="assignment-\d+">(.*?)</tr>', page, re.S)
     assert row and 'data-outcome="problems"' in row.group(1) and "在线监测仪表曾被人为调零" in row.group(1)
-    assert 'data-ok="1"' in row.group(1) and "alarms/1, frames/2" in row.group(1)
+    assert 'data-ok="1"' in row.group(1) and f"points/{target}" in row.group(1)
     stored = site.store.quality_rows("inspections")[0]
     assert stored["draw_id"] == rid and stored["recorded_by"] == inspector and stored["sig_id"]
     # the public reads the result; the list shows its outcome

@@ -201,8 +201,13 @@ def test_inspections_follow_the_draw(store: Store, draws: Draws) -> None:
                       draw_id=rid)  # fmt: skip
     assert info.value.code == "not_drawn"
     row = draws.inspect(username=who, signed=signed, target=target, inspected_at=NOW - 3600, outcome="fraud",
-                        summary="发现数采仪参数被篡改", draw_id=rid, evidence=["alarms/1"])  # fmt: skip
-    assert row["draw_id"] == rid and json.loads(row["evidence"]) == ["alarms/1"]
+                        summary="发现数采仪参数被篡改", draw_id=rid, evidence=[f"points/{target}"])  # fmt: skip
+    assert row["draw_id"] == rid and json.loads(row["evidence"]) == [f"points/{target}"]
+    if target != P1 and who == "insp_sh":  # P1's alarm is neither the target's nor in the inspector's county
+        with pytest.raises(RecordError) as info:
+            draws.inspect(username=who, signed=signed, target=target, inspected_at=NOW - 3600, outcome="fraud",
+                          summary="x", draw_id=rid, evidence=["alarms/1"])  # fmt: skip
+        assert info.value.code == "no_record"
     [listed] = [d for d in draws.listing() if d["id"] == rid]
     assert [i["id"] for i in listed["inspections"]] == [row["id"]]
     # a later draw weighs the target's fraud finding, and excludes it as recently inspected

@@ -541,7 +541,11 @@ def install_data_routes(
         with tempfile.TemporaryDirectory(prefix="envtrust-import-") as tmp:
             path = FsPath(tmp) / name
             path.write_bytes(data)
-            outside = sorted(m for m in mns_in(path, data) if m in scopes and not who.sees_point(*scopes[m]))
+            try:
+                named = mns_in(path, data)
+            except ImportFormatError as exc:
+                raise ApiError(400, "bad_file", str(exc).replace(str(path), name)) from None
+            outside = sorted(m for m in named if m in scopes and not who.sees_point(*scopes[m]))
             if outside:
                 raise ApiError(
                     403,

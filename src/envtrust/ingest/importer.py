@@ -58,7 +58,7 @@ def mns_in(path: Path, data: bytes) -> set[str]:
             if not cells:
                 continue
             if i == 0 and cells[0].lower() == "mn":
-                header = [c.lower() for c in cells]
+                header = csv_header(cells, f"{path}: line 1")
                 continue
             at = header.index("mn") if header and "mn" in header else 0
             if len(cells) > at and cells[at]:
@@ -69,6 +69,15 @@ def mns_in(path: Path, data: bytes) -> set[str]:
         if mn:
             out.add(mn)
     return out
+
+
+def csv_header(cells: list[str], where: str) -> list[str]:
+    """A CSV header's column names (lower case); a name given twice is refused (which of the two would count?)."""
+    names = [c.lower() for c in cells]
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:
+        raise ImportFormatError(f"{where}: the column {twice[0]!r} is named more than once")
+    return names
 
 
 def is_csv(path: Path, head: bytes) -> bool:
@@ -177,7 +186,7 @@ def _csv_records(ingest: Ingest, p: Path, data: bytes, peer: str) -> Iterator[tu
             continue
         cells = [f.strip() for f in fields]
         if index == 1 and cells[0].lower() == "mn":
-            header = [c.lower() for c in cells]
+            header = csv_header(cells, f"{p}: line 1")
             continue
         yield index, size, _csv_row(ingest, cells, header, raw_line.rstrip("\r\n"), f"{peer}:{index}")
 

@@ -1522,6 +1522,17 @@ class Store:
         with self._reading() as conn:
             return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
 
+    def row(self, table: str, key: int | str) -> dict[str, Any] | None:
+        """One row of any table by its key (``id``; a point by its MN), or None."""
+        t = s.metadata.tables[table]
+        column = t.c.mn if table == "points" else t.c.id
+        if table != "points" and not (isinstance(key, int) or str(key).isdigit()):
+            return None
+        with self._reading() as conn:
+            row = conn.execute(select(t).where(column == (key if table == "points" else int(key)))).mappings()
+            found = row.first()
+        return dict(found) if found is not None else None
+
     def alarm(self, alarm_id: int) -> dict[str, Any] | None:
         with self._reading() as conn:
             row = conn.execute(select(s.alarms).where(s.alarms.c.id == alarm_id)).mappings().first()

@@ -40,6 +40,7 @@ from ..workflow.identity import Principal
 from ..workflow.lab import CUSTODY_STEPS, LAB_ZONE, Lab, Signed
 from ..workflow.marks import DECISIONS, ENTERPRISE_ROLES, REGULATOR_ROLES, Marks, mark_rows
 from ..workflow.qa import QualityRecords
+from ..workflow.refs import entry_disclosed
 from ..workflow.signing import MIN_PASSPHRASE
 from ..workflow.trace import trace_day, trace_hour, trace_reading
 from .i18n import MESSAGES, translator
@@ -900,11 +901,18 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
         if found is None:
             raise PageError(404, "err.404")
         kind, ref, data = found
+        who, csrf, _ = kit.user_of(request)
+        t = translator(kit.lang_of(request))
+        withheld = not entry_disclosed(store, kind, ref, data, who.account())
         try:
-            obj = json.loads(data.decode("utf-8"))
+            obj = {} if withheld else json.loads(data.decode("utf-8"))
             if kind != "draw.revealed":  # a revealed draw's secret and seed are public by design
                 obj = _redacted(obj)
-            pretty = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True)
+            pretty = (
+                t("vf.withheld")
+                if withheld
+                else json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True)
+            )
         except (UnicodeDecodeError, json.JSONDecodeError):
             obj, pretty = {}, data.decode("utf-8", "replace")
         leaf = merkle.leaf_hash(data)
@@ -926,8 +934,6 @@ def install_lab_pages(app: FastAPI, store: Store, kit: PageKit) -> None:
         if isinstance(obj, dict) and isinstance(obj.get("sig_id"), int):
             signer = signature(int(obj["sig_id"]))
         report_no = obj.get("report_no") if kind == "lab.report" and isinstance(obj, dict) else None
-        who, csrf, _ = kit.user_of(request)
-        t = translator(kit.lang_of(request))
         role = str(signer["role"]) if signer else ""
         role_key = next((k for k in ("lab.fn." + role, "role." + role) if k in MESSAGES), None)
         return render(

@@ -44,7 +44,7 @@ from ..ledger.entries import STATE_ENTRIES, frame_entry
 from ..ledger.note import NoteError, Verifier, open_checkpoint, parse_vkey, verify_cosignature
 from ..store import Store
 from .interference import Attachment, store_attachments, text_field
-from .refs import REF, known
+from .refs import REF, common_region, readable
 
 __all__ = ["DOC_KINDS", "FORMAT", "REQUIRED", "Cases", "verify_package"]
 
@@ -144,13 +144,18 @@ class Cases:
             raise RecordError(
                 "bad_span", "数据时段须在一年以内 | the period is more than nothing and at most a year"
             )
-        for ref in evidence:
+        account = self._staff(username, scopes[mns[0]][0])
+        for mn in mns:  # every point in the staff member's region
+            if not scopes[mn][0].startswith(account["region"] or "\0"):
+                raise RecordError(
+                    "forbidden", f"{mn} 不在您的辖区内 | {mn} is outside your region", status=403
+                )
+        region = common_region([scopes[mn][0] for mn in mns])
+        for ref in evidence:  # what the package will disclose: only what the staff member may read
             if not REF.match(ref):
                 raise RecordError("bad_ref", f"证据编号无效：{ref!r} | not a record reference: {ref!r}")
-            if not known(self.store, ref):
+            if not readable(self.store, ref, account):
                 raise RecordError("no_record", f"没有记录 {ref} | no record {ref}", status=404)
-        region = scopes[mns[0]][0]
-        self._staff(username, region)
         if self.store.quality_rows("cases", case_no=case_no.strip()):
             raise RecordError("exists", f"案件编号 {case_no} 已存在 | case {case_no} exists", status=409)
         with self.store.quality_tx() as tx:

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import RecordError
 from ..store import Store
 from .interference import Attachment, store_attachments, text_field
-from .refs import REF, known
+from .refs import REF, readable
 
 __all__ = ["ACTIONS", "CHANNELS", "Complaints", "new_code"]
 
@@ -99,7 +99,7 @@ class Complaints:
             scope = self.store.point_scopes().get(mn)
             if scope is None:
                 raise RecordError("no_point", f"监测点 {mn} 未登记 | no registered point {mn}", status=404)
-            region = region or scope[0]
+            region = scope[0]  # the point's region decides who handles it, whatever region was typed
         if not re.fullmatch(r"[0-9]{2,12}", region or ""):
             raise RecordError(
                 "bad_region", "须选择所在地区（行政区划代码）| the region (division code) is required"
@@ -178,8 +178,9 @@ class Complaints:
         bad = [r for r in links if not REF.match(r)]
         if bad:
             raise RecordError("bad_ref", f"记录编号无效：{bad[0]!r} | not a record reference: {bad[0]!r}")
+        account = self.store.account(username)
         for ref in links:
-            if not known(self.store, ref):
+            if not readable(self.store, ref, account):
                 raise RecordError("no_record", f"没有记录 {ref} | no record {ref}", status=404)
         if action == "linked" and not links:
             raise RecordError("missing", "须指明关联的记录 | name the records to link")

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import RecordError
 from ..store import Store
-from .refs import REF, known
+from .refs import REF, common_region, readable, registered_region
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -118,18 +118,21 @@ class Credit:
             )
         return account
 
-    def _evidence(self, refs: Sequence[str], *, required: bool = True) -> str:
+    def _evidence(self, refs: Sequence[str], username: str, *, required: bool = True) -> str:
+        """The cited records as stored: each must exist and be readable by the one who cites it."""
         if required and not refs:
             raise RecordError("missing", "须列出账本中的证据 | name the ledgered evidence")
+        account = self.store.account(username) if refs else None
         for ref in refs:
             if not REF.match(ref):
                 raise RecordError("bad_ref", f"证据编号无效：{ref!r} | not a record reference: {ref!r}")
-            if not known(self.store, ref):
+            if not readable(self.store, ref, account):
                 raise RecordError("no_record", f"没有记录 {ref} | no record {ref}", status=404)
         return json.dumps(sorted(set(refs)))
 
-    @staticmethod
-    def _subject(kind: str, subject_id: str, name: str, region: str) -> None:
+    def _subject(self, kind: str, subject_id: str, name: str, region: str) -> str:
+        """Check the subject; its region: a registered enterprise's from the registry (a typed region must be it or
+        contain it), else the one typed."""
         if kind not in SUBJECT_KINDS:
             raise RecordError(
                 "bad_kind",
@@ -137,8 +140,18 @@ class Credit:
             )
         if not subject_id.strip() or not name.strip() or len(subject_id) > 64 or len(name) > 200:
             raise RecordError("missing", "须有主体代码和名称 | the subject's code and name are required")
+        registered = registered_region(self.store, subject_id.strip())
+        if registered is not None and len(registered) >= 2:
+            if region and not registered.startswith(region):
+                raise RecordError(
+                    "bad_region",
+                    f"{subject_id} 登记在 {registered}，不在 {region} | {subject_id} is registered in {registered}, "
+                    f"not in {region}",
+                )
+            return registered
         if not re.fullmatch(r"[0-9]{2,12}", region or ""):
             raise RecordError("bad_region", f"行政区划代码无效：{region!r} | not a division code: {region!r}")
+        return region
 
     @staticmethod
     def _words(text: str, what: str, limit: int = 2000) -> str:
@@ -165,7 +178,7 @@ class Credit:
         decision: str,
     ) -> dict[str, Any]:
         """A credit event decided by a regulator of the subject's region, tied to ledgered evidence."""
-        self._subject(subject_kind, subject_id, subject_name, region)
+        region = self._subject(subject_kind, subject_id, subject_name, region)
         if (
             kind not in ("negative", "positive")
             or (points < 0) != (kind == "negative")
@@ -182,7 +195,7 @@ class Credit:
                 {
                     "subject_kind": subject_kind, "subject_id": subject_id.strip(), "subject_name": subject_name.strip(),
                     "region": region, "kind": kind, "points": int(points), "reason": self._words(reason, "事由"),
-                    "evidence": self._evidence(evidence), "decision": self._words(decision, "决定文书号", 200),
+                    "evidence": self._evidence(evidence, username), "decision": self._words(decision, "决定文书号", 200),
                     "decided_by": username, "at_us": _now_us(),
                 },
             )  # fmt: skip
@@ -217,7 +230,7 @@ class Credit:
     ) -> dict[str, Any]:
         """List a monitoring institution, operator or supplier (or an enterprise) from ``starts_on`` to ``ends_on``
         (local dates, the end excluded)."""
-        self._subject(subject_kind, subject_id, subject_name, region)
+        region = self._subject(subject_kind, subject_id, subject_name, region)
         start, end = _day(starts_on, "列入日期"), _day(ends_on, "移出日期")
         if end <= start:
             raise RecordError("bad_span", "移出日期须晚于列入日期 | the end must be after the start")
@@ -227,7 +240,7 @@ class Credit:
                 "blacklist",
                 {
                     "subject_kind": subject_kind, "subject_id": subject_id.strip(), "subject_name": subject_name.strip(),
-                    "region": region, "reason": self._words(reason, "事由"), "evidence": self._evidence(evidence),
+                    "region": region, "reason": self._words(reason, "事由"), "evidence": self._evidence(evidence, username),
                     "decision": self._words(decision, "决定文书号", 200), "starts": _midnight(start),
                     "ends": _midnight(end), "listed_by": username, "at_us": _now_us(),
                 },
@@ -278,7 +291,7 @@ class Credit:
             row = tx.record(
                 "blacklist_events",
                 {"blacklist_id": listing_id, "action": action, "note": self._words(note, "说明"),
-                 "evidence": self._evidence(evidence, required=action == "repaired"), "who": username,
+                 "evidence": self._evidence(evidence, username, required=action == "repaired"), "who": username,
                  "at_us": _now_us()},
             )  # fmt: skip
             tx.finish()
@@ -317,17 +330,22 @@ class Credit:
         scopes = self.store.point_scopes()
         if not mns or any(mn not in scopes for mn in mns):
             raise RecordError("no_point", "须列出已登记的监测点 | name registered points", status=404)
-        region = scopes[mns[0]][0]
+        if len({scopes[mn][1] for mn in mns}) > 1:
+            raise RecordError(
+                "bad_points", "一份决定只针对一家企业的监测点 | an order names one enterprise's points"
+            )
+        region = common_region([scopes[mn][0] for mn in mns])
         served = _day(served_on, "送达日期")
         if _midnight(served) > self.clock() + 86400:
             raise RecordError("in_future", "送达日期晚于今天 | served in the future", status=422)
-        self._staff(username, region)
+        for mn in mns:  # every point in the regulator's region
+            self._staff(username, scopes[mn][0])
         with self.store.quality_tx() as tx:
             row = tx.record(
                 "orders",
                 {"order_no": self._words(order_no, "决定书文号", 200), "enterprise": self._words(enterprise, "企业", 200),
                  "mns": json.dumps(sorted(set(mns))), "region": region, "violation": self._words(violation, "违法行为"),
-                 "evidence": self._evidence(evidence), "served_on": served.isoformat(), "issued_by": username,
+                 "evidence": self._evidence(evidence, username), "served_on": served.isoformat(), "issued_by": username,
                  "at_us": _now_us()},
             )  # fmt: skip
             tx.finish()
@@ -362,7 +380,7 @@ class Credit:
             row = tx.record(
                 "order_rechecks",
                 {"order_id": order_id, "rechecked_on": day.isoformat(), "result": result,
-                 "note": self._words(note, "复查情况"), "evidence": self._evidence(evidence, required=False),
+                 "note": self._words(note, "复查情况"), "evidence": self._evidence(evidence, username, required=False),
                  "who": username, "at_us": _now_us()},
             )  # fmt: skip
             tx.finish()

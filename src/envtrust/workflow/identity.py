@@ -70,6 +70,14 @@ class Principal:
             return self.enterprise_id is not None and enterprise_id == self.enterprise_id
         return False  # lab staff and the public: disclosed data only (lab work comes with its own records)
 
+    def account(self) -> dict[str, Any] | None:
+        """The principal as the account mapping the record rules take (:mod:`envtrust.workflow.refs`); None for
+        the public."""
+        if self.is_public:
+            return None
+        return {"username": self.username, "role": self.role, "region": self.region,
+                "enterprise_id": self.enterprise_id, "id": self.account_id, "active": True}  # fmt: skip
+
 
 PUBLIC = Principal("public", "public")
 

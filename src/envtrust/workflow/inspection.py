@@ -30,7 +30,7 @@ from .. import draw as core
 from ..errors import RecordError
 from ..store import Store
 from .lab import Lab, Signed
-from .refs import REF, known
+from .refs import REF, readable, registered_region
 
 __all__ = ["OUTCOMES", "TARGET_KINDS", "Draws"]
 
@@ -48,6 +48,13 @@ def _now_us() -> int:
 
 def _iso_us(at_us: int) -> str:
     return datetime.fromtimestamp(at_us / 1e6, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _as_enterprise(store: Store, target: str) -> dict[str, Any] | None:
+    """An account mapping with the reading rights of the enterprise a target is (or whose point it is)."""
+    scope = store.point_scopes(target).get(target)
+    eid = scope[1] if scope is not None else store.enterprise_id(target)
+    return {"username": "", "role": "enterprise", "enterprise_id": eid} if eid is not None else None
 
 
 class Draws:
@@ -346,9 +353,6 @@ class Draws:
         bad = [e for e in evidence if not REF.match(e)]
         if bad:
             raise RecordError("bad_ref", f"证据编号无效：{bad[0]!r} | not a record reference: {bad[0]!r}")
-        missing = [e for e in evidence if not known(self.store, e)]
-        if missing:
-            raise RecordError("no_record", f"没有记录 {missing[0]} | no record {missing[0]}", status=404)
         if inspected_at > self.clock() + 300:
             raise RecordError(
                 "in_future", "检查时间晚于现在 | the inspection is dated in the future", status=422
@@ -376,9 +380,20 @@ class Draws:
                     status=403,
                 )
             region = next(t["region"] for t in json.loads(row["targets"]) if t["id"] == target)
-        else:
-            scope = self.store.point_scopes().get(target)
-            region = scope[0] if scope is not None else (account["region"] or "")
+        else:  # an inspection outside a draw: of a target in the inspector's own region
+            region = registered_region(self.store, target) or (account["region"] or "")
+            if not region.startswith(account["region"] or "\0"):
+                raise RecordError(
+                    "forbidden", f"{target} 不在您的辖区内 | {target} is outside your region", status=403
+                )
+        # what the inspector may read; on a drawn target (异地: often outside the inspector's county) also what the
+        # inspected enterprise itself may read
+        drawn = _as_enterprise(self.store, target) if draw_id is not None else None
+        missing = [
+            e for e in evidence if not readable(self.store, e, account) and not readable(self.store, e, drawn)
+        ]
+        if missing:
+            raise RecordError("no_record", f"没有记录 {missing[0]} | no record {missing[0]}", status=404)
         refs = (
             [
                 {

@@ -1,18 +1,73 @@
 """References to records (``alarms/12``, ``points/MN``, ``inspections/3`` …) that oversight records cite as
-evidence or links: their form, and whether the record exists."""
+evidence or links, and that ledger entries name: their form, whether the record exists, and whether an account
+may read it.
+
+A record's reader is decided by what it is about: data of a point (frames, alarms, quality records, samples, data
+marks …) by the point's access rule (:meth:`~envtrust.workflow.identity.Principal.sees_point`: its region's staff,
+its enterprise, the admin); a region's complaints and cases by the staff of that region; interference records by :func:`~envtrust.workflow.interference.may_read`; published records (orders,
+credit events, the blacklist, draws and inspections, laboratory reports, the check configuration, public keys) by
+anyone."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..store import Store
 
-__all__ = ["REF", "known"]
+__all__ = [
+    "REF",
+    "SEALED_TYPES",
+    "common_region",
+    "entry_disclosed",
+    "known",
+    "readable",
+    "registered_region",
+]
 
 REF = re.compile(
     r"^(alarms|inspections|interference|complaints|draws|qa_checks|comparisons|frames|orders|blacklist|"
     r"credit_events|data_marks|reports|analyses)/[0-9]{1,12}$|^points/[\w.-]{1,64}$"
 )
+_MAX_KEY = 2**62
+
+# published by the policy (orders, credit, the blacklist; draws and inspection results: 双随机、一公开) or needed by
+# anyone to check a signature or a report: read by everyone
+PUBLIC_TABLES = frozenset(
+    {"orders", "order_rechecks", "credit_events", "blacklist", "blacklist_events", "reports", "qa_criteria",
+     "qc_configs", "person_keys", "person_key_events", "draws", "draw_reveals", "inspections"}
+)  # fmt: skip
+# known to every account (the laboratories' reference material and functions), not to the public
+ACCOUNT_TABLES = frozenset({"reference_lots", "lot_events", "lab_functions"})
+# ledger entries whose content is sealed (a salted digest): the public ledger shows them as they are
+SEALED_TYPES = frozenset(
+    {"interference.record", "interference.event", "attachment", "complaint.received", "complaint.event",
+     "case.opened", "case.document"}
+)  # fmt: skip
+# the tables whose rows a personal signature (``sig_id``) can sign
+SIGNED_TABLES = ("qa_checks", "comparisons", "maintenance", "custody_events", "analyses", "reviews",
+                 "retractions", "reports", "data_marks", "mark_events", "inspections", "interference",
+                 "interference_events", "complaint_events", "draws", "draw_reveals")  # fmt: skip
+# child table -> (its parent's table, the column naming the parent)
+PARENTS = {
+    "alarm_events": ("alarms", "alarm_id"),
+    "qa_checks": ("analysers", "analyser_id"),
+    "comparisons": ("analysers", "analyser_id"),
+    "maintenance": ("analysers", "analyser_id"),
+    "custody_events": ("samples", "sample_id"),
+    "analyses": ("samples", "sample_id"),
+    "reviews": ("analyses", "analysis_id"),
+    "retractions": ("analyses", "analysis_id"),
+    "mark_events": ("data_marks", "mark_id"),
+    "interference_events": ("interference", "interference_id"),
+    "complaint_events": ("complaints", "complaint_id"),
+    "case_documents": ("cases", "case_id"),
+    "draw_reveals": ("draws", "draw_id"),
+}
+REGION_ROLES = ("regulator", "inspector", "discipline")
 
 
 def known(store: Store, ref: str) -> bool:
@@ -20,7 +75,123 @@ def known(store: Store, ref: str) -> bool:
     record."""
     table, _, key = ref.partition("/")
     if table == "points":
-        return key in store.point_scopes()
+        return store.row("points", key) is not None
     if table == "alarms":
         return key.isdigit() and store.alarm(int(key)) is not None
     return store.entry_index(ref) is not None
+
+
+def registered_region(store: Store, subject: str) -> str | None:
+    """The region of a registered point (by MN) or enterprise (by name or credit code: the region its points have
+    in common), else None."""
+    scopes = store.point_scopes()
+    if subject in scopes:
+        return scopes[subject][0]
+    eid = store.enterprise_id(subject) if subject.strip() else None
+    regions = [region for region, e in scopes.values() if eid is not None and e == eid]
+    return common_region(regions) if regions else None
+
+
+def common_region(regions: Sequence[str]) -> str:
+    """The longest division code (2, 4 or 6 digits: province, city, county) that every one of ``regions`` lies in;
+    "" when they share no province."""
+    shared = os.path.commonprefix(list(regions))  # noqa: RUF071 (division codes are compared by characters)
+    return shared[: len(shared) // 2 * 2]
+
+
+def _row(store: Store, table: str, key: str | int) -> dict[str, Any] | None:
+    if table != "points" and not (str(key).isdigit() and int(key) < _MAX_KEY):
+        return None
+    try:
+        return store.row(table, key)
+    except KeyError:  # not a table
+        return None
+
+
+def _sees_point(store: Store, account: Mapping[str, Any], mn: object) -> bool:
+    point = _row(store, "points", str(mn)) if mn else None
+    if point is None:
+        return bool(account["role"] == "admin")
+    role = account["role"]
+    if role == "admin":
+        return True
+    if role in REGION_ROLES:
+        return str(point["region"]).startswith(account.get("region") or "\0")
+    if role in ("enterprise", "operator"):
+        return bool(
+            account.get("enterprise_id") is not None and point["enterprise_id"] == account["enterprise_id"]
+        )
+    return False
+
+
+def _staff_of(account: Mapping[str, Any], region: object) -> bool:
+    if account["role"] == "admin":
+        return True
+    return account["role"] in REGION_ROLES and str(region or "").startswith(account.get("region") or "\0")
+
+
+def readable(store: Store, ref: str, account: Mapping[str, Any] | None, *, exists: bool = False) -> bool:
+    """Whether ``account`` (an account row or a mapping with ``username``, ``role``, ``region`` and
+    ``enterprise_id``; None for the public) may read the record ``ref`` (``table/key``) — False also when there is
+    no such record, so that the answer does not tell another region's records from missing ones.  ``exists``:
+    the record is known to exist (a ledger entry names it)."""
+    table, _, key = ref.partition("/")
+    if table in PUBLIC_TABLES:
+        return exists or known(store, ref)
+    if account is None or not account.get("active", True) or account.get("role") in (None, "public"):
+        return False
+    if table in ACCOUNT_TABLES:
+        return exists or _row(store, table, key) is not None
+    if table == "account_events":
+        row = _row(store, table, key)
+        if row is None:
+            return False
+        return bool(account["role"] == "admin" or row["account_id"] == account.get("id"))
+    if table == "signatures":  # as what it signs
+        if not str(key).isdigit() or int(key) >= _MAX_KEY:
+            return False
+        for signed in SIGNED_TABLES:
+            rows = store.quality_rows(signed, sig_id=int(key))
+            if rows:
+                return readable(store, f"{signed}/{rows[0]['id']}", account, exists=True)
+        return bool(account["role"] == "admin")
+    row = store.alarm(int(key)) if table == "alarms" and str(key).isdigit() else _row(store, table, key)
+    if row is None:
+        return False
+    while table in PARENTS:  # to the record the child belongs to
+        table, column = PARENTS[table]
+        parent = store.alarm(int(row[column])) if table == "alarms" else _row(store, table, row[column])
+        if parent is None:
+            return False
+        row = parent
+    if table == "interference":
+        from .interference import may_read
+
+        return may_read(account, row)
+    if table in ("complaints", "cases"):
+        return _staff_of(account, row["region"])
+    if table == "points":
+        return _sees_point(store, account, row["mn"])
+    if "mn" in row:  # frames, amendments, alarms, analysers, samples, data marks
+        return _sees_point(store, account, row["mn"])
+    return bool(account["role"] == "admin")  # anything else (attachments of records, accounts' own tables)
+
+
+def entry_disclosed(
+    store: Store, kind: str, ref: str | None, entry: bytes, account: Mapping[str, Any] | None
+) -> bool:
+    """Whether the content of a ledger entry is shown to ``account`` (None: the public).  Anyone sees that an
+    entry exists, its leaf hash and its inclusion in a signed checkpoint; its content only who may read the record
+    it records — except sealed entries, whose content is a salted digest (shown to anyone), and published
+    records."""
+    if kind in SEALED_TYPES:
+        return True
+    if kind == "person.signature":
+        try:
+            if isinstance(obj := json.loads(entry), dict) and "sealed" in obj:
+                return True
+        except ValueError:
+            return False
+    if ref is None:
+        return bool(account is not None and account.get("role") == "admin")
+    return readable(store, ref, account, exists=True)
