@@ -4,6 +4,7 @@ enterprises and two counties try to reach each other's data through every page."
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from pathlib import Path
@@ -214,6 +215,11 @@ def test_point_page_offers_kinds_by_access_and_draws_from_the_series(client: Tes
     page = client.get(f"/points/{P1}").text
     assert "kind=minute" in page and "kind=rtd" in page and 'id="chart-a21026"' in page
     assert "/assets/plotly.min.js" in page
+    for fmt, kind in (("csv", "text/csv"), ("xlsx", "spreadsheetml")):  # the export links lead to the files
+        href = re.search(rf'id="export-{fmt}" href="([^"]+)"', page)
+        assert href is not None, fmt
+        got = client.get(html.unescape(href.group(1)))
+        assert got.status_code == 200 and kind in got.headers["content-type"], (fmt, got.text[:200])
     assert client.get("/points/NOPE").status_code == 404
     js = client.get("/assets/plotly.min.js", headers={"accept-encoding": "gzip"})
     assert js.status_code == 200 and js.headers["content-encoding"] == "gzip" and len(js.content) > 1_000_000
@@ -313,3 +319,18 @@ def test_registry_text_is_escaped_on_every_page(client: TestClient, site: Site) 
     pages.append(client.get(f"/public/enterprises/{ent.group(1)}").text)
     for page in pages:
         assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_api_docs_and_icon_come_from_envtrust_itself(client: TestClient) -> None:
+    """Closed networks: the Swagger UI page loads its script and style from envtrust, never from a CDN."""
+    page = client.get("/api/v1/docs")
+    assert (
+        page.status_code == 200 and "cdn." not in page.text and "//" not in page.text.replace("http://", "")
+    )
+    for asset in re.findall(r'(?:src|href)="(/api/v1/docs/static/[^"]+)"', page.text):
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 1000, asset
+    assert "/api/v1/docs/static/swagger-ui-bundle.js" in page.text
+    for icon in ("/favicon.svg", "/favicon.ico"):
+        got = client.get(icon)
+        assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml")

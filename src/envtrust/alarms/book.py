@@ -261,12 +261,12 @@ class AlarmBook:
         detail: dict[str, Any],
     ) -> dict[str, Any]:
         if not who.strip():
-            raise AlarmError("an alarm action needs who takes it")
+            raise AlarmError("须注明操作人 | an alarm action needs who takes it")
         now = _now_us()
         with self.store.alarm_tx() as tx:
             a = tx.alarm(alarm_id)
             if a is None:
-                raise AlarmError(f"no alarm {alarm_id}")
+                raise AlarmError(f"没有告警 {alarm_id} | no alarm {alarm_id}")
             changes = change(a)
             if changes:
                 changes["updated_us"] = now
@@ -279,7 +279,7 @@ class AlarmBook:
 
         def change(a: dict[str, Any]) -> dict[str, Any]:
             if a["acked"]:
-                raise AlarmError(f"alarm {alarm_id} is already acknowledged")
+                raise AlarmError(f"告警 {alarm_id} 已经确认过 | alarm {alarm_id} is already acknowledged")
             return {"acked": True, "closed": a["state"] == "cleared"}
 
         return self._act(alarm_id, who, "ack", change, {"comment": comment} if comment else {})
@@ -287,29 +287,29 @@ class AlarmBook:
     def clear(self, alarm_id: int, who: str, reason: str) -> dict[str, Any]:
         """Clear by hand (the condition is gone or the alarm was false), with the reason; closed when acknowledged."""
         if not reason.strip():
-            raise AlarmError("clearing an alarm by hand needs a reason")
+            raise AlarmError("手动恢复告警须填写原因 | clearing an alarm by hand needs a reason")
 
         def change(a: dict[str, Any]) -> dict[str, Any]:
             if a["state"] == "cleared":
-                raise AlarmError(f"alarm {alarm_id} is already cleared")
+                raise AlarmError(f"告警 {alarm_id} 已经恢复 | alarm {alarm_id} is already cleared")
             return {"state": "cleared", "closed": bool(a["acked"])}
 
         return self._act(alarm_id, who, "clear", change, {"reason": reason.strip()})
 
     def assign(self, alarm_id: int, who: str, assignee: str) -> dict[str, Any]:
         if not assignee.strip():
-            raise AlarmError("name the person the alarm is assigned to")
+            raise AlarmError("须填写被指派人 | name the person the alarm is assigned to")
 
         def change(a: dict[str, Any]) -> dict[str, Any]:
             if a["closed"]:
-                raise AlarmError(f"alarm {alarm_id} is closed")
+                raise AlarmError(f"告警 {alarm_id} 已关闭 | alarm {alarm_id} is closed")
             return {"assignee": assignee.strip()}
 
         return self._act(alarm_id, who, "assign", change, {"assignee": assignee.strip()})
 
     def comment(self, alarm_id: int, who: str, text: str) -> dict[str, Any]:
         if not text.strip():
-            raise AlarmError("a comment needs text")
+            raise AlarmError("备注不能为空 | a comment needs text")
         return self._act(alarm_id, who, "comment", lambda a: {}, {"comment": text.strip()})
 
     # ------------------------------------------------------------------ escalation and notification

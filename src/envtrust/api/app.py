@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -132,7 +133,15 @@ class LedgerEntry(BaseModel):
     index: int
     type: str = Field(description="Entry type, e.g. `hj212.frame`, `registry.point`.")
     ref: str | None = Field(description="What the entry records, e.g. `frames/42`.")
-    entry: str = Field(description="The entry: RFC 8785 canonical JSON text, exactly the hashed bytes.")
+    entry: str | None = Field(
+        description="The entry: RFC 8785 canonical JSON text, exactly the hashed bytes; null when withheld."
+    )
+    withheld: bool = Field(
+        default=False,
+        description="The content is withheld: the caller may not read the record the entry records (its leaf "
+        "hash and inclusion proofs are public all the same). Sealed entries and published records are shown to "
+        "anyone.",
+    )
     leaf_hash: str = Field(description="SHA-256(0x00 ‖ entry), base64.")
 
 
@@ -235,6 +244,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):  # a page whose address names nothing
+            page = _page_error(request, 404, "")
+            if page is not None:
+                return page
         return _page_error(request, 400, _validation_message(exc)) or _error_json(
             400, "invalid_request", _validation_message(exc)
         )
@@ -339,7 +352,9 @@ def create_app(
         witness_keys[(cv.name, cv.key_hash)] = cv
     log_key = (log_verifier.name, log_verifier.key_hash)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI whose Swagger UI comes from envtrust itself: users' networks are often closed
+        static_url=f"{API_PREFIX}/docs/static",
+        favicon_url="/favicon.svg",
         title="envtrust API",
         version=__version__,
         description=(
@@ -539,11 +554,12 @@ def create_app(
     @app.get(
         f"{API_PREFIX}/ledger/entries/{{index}}",
         tags=["ledger"],
-        summary="One ledger entry",
+        summary="One ledger entry (its content only for who may read the record it records)",
         response_model=LedgerEntry,
-        responses=_errors(400, 404),
+        responses=_errors(400, 401, 404),
     )
     def get_entry(
+        request: Request,
         index: Annotated[int, Path(ge=-MAX_INT, le=MAX_INT, description="Ledger index (0-based).")],
     ) -> LedgerEntry:
         if index < 0:
@@ -554,11 +570,16 @@ def create_app(
                 404, "no_entry", f"ledger entry {index} does not exist (ledger size {store.ledger_size()})"
             )
         kind, ref, entry = found
+        from ..workflow.refs import entry_disclosed
+        from .data import principal
+
+        shown = entry_disclosed(store, kind, ref, entry, principal(request).account())
         return LedgerEntry(
             index=index,
             type=kind,
             ref=ref,
-            entry=entry.decode("utf-8", "replace"),
+            entry=entry.decode("utf-8", "replace") if shown else None,
+            withheld=not shown,
             leaf_hash=_b64(merkle.leaf_hash(entry)),
         )
 

@@ -122,6 +122,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cat.anomaly": ("异常", "anomaly"),
     "cat.tampering": ("疑似造假", "suspected tampering"),
     "al.severity": ("级别", "Severity"),
+    "al.one": ("告警", "Alarm"),
+    "sev.high": ("高", "high"),
+    "sev.medium": ("中", "medium"),
+    "sev.low": ("低", "low"),
+    "sev.critical": ("严重", "critical"),
     "al.check": ("规则", "Check"),
     "al.period": ("时段", "Period"),
     "al.message": ("说明", "Message"),
@@ -679,6 +684,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tr.type.mark.data": ("企业数据标记", "Enterprise marks"),
     "tr.type.qa.failed": ("不合格记录", "Failed records"),
     "vf.title": ("账本条目验证", "Verify a ledger entry"),
+    "vf.withheld": (
+        "此条目的内容仅向有权查看所记录数据的人员显示；条目的存在、叶哈希及其在签名检查点中的包含证明对所有人公开。",
+        "The content of this entry is shown only to those who may read the record it records; that the entry "
+        "exists, its leaf hash and its inclusion in a signed checkpoint are public.",
+    ),
     "vf.intro": (
         "任何人无需登录即可核对：该条目的叶哈希、到最新签名检查点的包含证明，以及检查点的签名。",
         "Anyone can check, without an account: the entry's leaf hash, its inclusion proof against the newest "
@@ -1042,7 +1052,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # complaints (投诉)
     "nav.complaints": ("投诉", "Complaints"),
-    "nav.report": ("我要投诉", "Report"),
+    "nav.report": ("我要投诉", "File a complaint"),
     "cmp.title": ("投诉受理", "Complaints"),
     "cmp.staff_intro": (
         "本辖区的投诉（最新在前）。受理后 60 日内办结；收到后 3 日内未受理或逾期未办结的标红。",
@@ -1511,6 +1521,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The form has expired (cross-site request check failed): reload the page and try again.",
     ),
     "err.400": ("请求有误：", "Bad request: "),
+    "err.409": ("未能完成：", "Not done: "),
     "err.back": ("返回总览", "Back to the overview"),
 }
 

@@ -258,6 +258,7 @@ def install_pages(
         lstrip_blocks=True,
     )
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["in_lang"] = lambda message, lang: _in_language(str(message or ""), lang)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     plotly_cache: dict[str, bytes] = {}
 
@@ -335,11 +336,13 @@ def install_pages(
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
-        return render(request, "error.html", exc.status, key=exc.key, detail=exc.detail, code=exc.status)
+        detail = _in_language(exc.detail, lang_of(request))  # a "中文 | English" reason: the reader's half
+        return render(request, "error.html", exc.status, key=exc.key, detail=detail, code=exc.status)
 
     def html_error(request: Request, status: int, message: str) -> Response:
-        key = {404: "err.404", 403: "err.403"}.get(status, "err.400")
-        return render(request, "error.html", status, key=key, detail=message, code=status)
+        key = {404: "err.404", 403: "err.403", 409: "err.409"}.get(status, "err.400")
+        detail = _in_language(message, lang_of(request))
+        return render(request, "error.html", status, key=key, detail=detail, code=status)
 
     app.state.html_error = html_error
 
@@ -363,6 +366,12 @@ def install_pages(
             headers["Content-Encoding"] = "gzip"
             return Response(plotly_cache["gz"], media_type="text/javascript", headers=headers)
         return Response(plotly_cache["raw"], media_type="text/javascript", headers=headers)
+
+    @app.get("/favicon.svg", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False)  # browsers ask for it whatever the page says
+    def favicon() -> Response:
+        icon = (resources.files("envtrust.web") / "static" / "favicon.svg").read_bytes()
+        return Response(icon, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
     # ------------------------------------------------------------------------------------------ login
     @app.get("/login", include_in_schema=False)
@@ -710,15 +719,18 @@ def install_pages(
     def alarm_page(request: Request, alarm_id: int, done: int = 0) -> Response:
         who, csrf = need_login(request)
         row, p = visible_alarm(who, alarm_id)
-        events = [
-            {
-                "action": e["action"],
-                "who": e["who"],
-                "at": _local(e["at_us"] / 1e6, _offset_s(p), "%Y-%m-%d %H:%M:%S"),
-                "detail": json.loads(e["detail"]),
-            }
-            for e in store.alarm_events(alarm_id)
-        ]
+        events: list[dict[str, Any]] = []
+        for e in store.alarm_events(alarm_id):
+            at = _local(e["at_us"] / 1e6, _offset_s(p), "%Y-%m-%d %H:%M:%S")
+            last = events[-1] if events else None
+            if last is not None and e["action"] == last["action"] == "update" and e["who"] == last["who"]:
+                # the checks find the problem again every round: one row per run of these, with its newest detail
+                last.update(times=last["times"] + 1, until=at, detail=json.loads(e["detail"]))
+                continue
+            events.append(
+                {"action": e["action"], "who": e["who"], "at": at, "until": "", "times": 1,
+                 "detail": json.loads(e["detail"])}
+            )  # fmt: skip
         a = alarm_json(row, p)
         return render(
             request,
@@ -755,7 +767,7 @@ def install_pages(
         try:
             acts[action]()
         except (AlarmError, ValueError) as exc:
-            raise PageError(409, "err.400", str(exc)) from None
+            raise PageError(409, "err.409", str(exc)) from None
         back = _safe_next(form.get("next") or f"/alarms/{alarm_id}?done=1")
         return RedirectResponse(back, status_code=303)
 
@@ -801,8 +813,11 @@ def install_pages(
         return RedirectResponse("/ledger#verify", status_code=303)
 
     @app.get("/ledger/verify.json", include_in_schema=False)
-    def ledger_verify_state() -> Response:
-        return Response(json.dumps(job.as_json(), ensure_ascii=False), media_type="application/json")
+    def ledger_verify_state(request: Request) -> Response:
+        state = job.as_json()
+        if user_of(request)[0].is_public:  # who ran it is for accounts to see
+            state.pop("by", None)
+        return Response(json.dumps(state, ensure_ascii=False), media_type="application/json")
 
     # ------------------------------------------------------------------------------------------ quality records
     # The same rules as the API's /api/v1/qa routes (envtrust.api.qa): a point's records are read by the accounts

@@ -5,21 +5,42 @@
   function localIso(t, offset) { return new Date((t + offset) * 1000).toISOString().slice(0, 19); }
   function parseIsoEpoch(text) { return Date.parse(text) / 1000; }
 
+  // lines break where data are missing: a null after every gap longer than 2.5 typical steps
+  function withGaps(data, columns) {
+    var t = data.t, steps = [];
+    for (var i = 1; i < t.length; i++) { steps.push(t[i] - t[i - 1]); }
+    steps.sort(function (p, q) { return p - q; });
+    var step = steps.length ? steps[Math.floor(steps.length / 2)] : 0;
+    var out = { t: [] };
+    columns.forEach(function (c) { out[c] = []; });
+    for (var j = 0; j < t.length; j++) {
+      if (j > 0 && step > 0 && t[j] - t[j - 1] > 2.5 * step) {
+        out.t.push((t[j] + t[j - 1]) / 2);
+        columns.forEach(function (c) { out[c].push(null); });
+      }
+      out.t.push(t[j]);
+      columns.forEach(function (c) { out[c].push(data[c][j]); });
+    }
+    return out;
+  }
+
   function draw(el, cfg, words, code, data) {
     var off = cfg.offset, x = data.t.map(function (t) { return localIso(t, off); });
+    var g = withGaps(data, ["avg", "zs", "min", "max"]);
+    var gx = g.t.map(function (t) { return localIso(t, off); });
     var unit = cfg.units[code] || "";
     var hasZs = data.zs.some(function (v) { return v !== null; });
     var traces = [];
     if (cfg.kind === "hour" || cfg.kind === "day") {
       if (data.min.some(function (v) { return v !== null; })) {
-        traces.push({ x: x, y: data.min, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false });
-        traces.push({ x: x, y: data.max, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
+        traces.push({ x: gx, y: g.min, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false });
+        traces.push({ x: gx, y: g.max, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
           fillcolor: "rgba(31,119,180,0.15)", hoverinfo: "skip", showlegend: false });
       }
     }
-    traces.push({ x: x, y: data.avg, name: words.value, type: "scattergl", mode: "lines", line: { color: "#1f77b4", width: 1.2 } });
+    traces.push({ x: gx, y: g.avg, name: words.value, type: "scattergl", mode: "lines", line: { color: "#1f77b4", width: 1.2 } });
     if (hasZs) {
-      traces.push({ x: x, y: data.zs, name: words.converted, type: "scattergl", mode: "lines", line: { color: "#ff7f0e", width: 1.2 } });
+      traces.push({ x: gx, y: g.zs, name: words.converted, type: "scattergl", mode: "lines", line: { color: "#ff7f0e", width: 1.2 } });
     }
     var fx = [], fy = [], ft = [];
     for (var i = 0; i < data.t.length; i++) {
@@ -52,6 +73,10 @@
       xaxis: { type: "date", range: [localIso(a, off), localIso(b, off)] }, yaxis: { rangemode: "tozero" },
       shapes: shapes, legend: { orientation: "h", y: -0.15 }, hovermode: "x unified",
     };
+    if ((document.documentElement.lang || "").indexOf("zh") === 0) {  // plotly's own month names are English
+      layout.xaxis.tickformat = "%m-%d %H:%M";
+      layout.xaxis.hoverformat = "%Y-%m-%d %H:%M:%S";
+    }
     if (!data.t.length) {
       layout.annotations = [{ text: words.nodata, xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false }];
     }
