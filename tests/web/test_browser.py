@@ -98,6 +98,15 @@ def test_public_portal_and_ledger_without_an_account(
     assert cp is not None and p.text_content("#checkpoint-size").strip() == str(cp["size"])  # type: ignore[attr-defined]
     assert p.locator("#verify-button").count() == 0  # type: ignore[attr-defined]
     shot(p, "8-ledger-public", request)
+    # the interactive API docs render from envtrust's own files (the browser reaches nothing else here)
+    failed: list[str] = []
+    p.on("requestfailed", lambda r: failed.append(r.url))  # type: ignore[attr-defined]
+    p.goto(base + "/api/v1/docs")  # type: ignore[attr-defined]
+    p.wait_for_selector(".swagger-ui .info .title")  # type: ignore[attr-defined]
+    assert "envtrust API" in p.text_content(".swagger-ui .info .title")  # type: ignore[attr-defined]
+    p.wait_for_selector(".opblock-tag-section")  # type: ignore[attr-defined]
+    assert not failed, failed
+    shot(p, "9-api-docs", request)
 
 
 def test_ledger_verify_action_runs_in_the_page(

@@ -123,6 +123,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cat.tampering": ("疑似造假", "suspected tampering"),
     "al.severity": ("级别", "Severity"),
     "al.one": ("告警", "Alarm"),
+    "al.ack_filter": ("确认状态", "Acknowledged"),
     "sev.high": ("高", "high"),
     "sev.medium": ("中", "medium"),
     "sev.low": ("低", "low"),
