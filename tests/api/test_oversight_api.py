@@ -328,6 +328,12 @@ def test_oversight_records_stay_within_the_county_that_makes_them(site: Env) -> 
     assert code == 404, answer
     code, made = site.call("POST", "city", "/api/v1/cases", case | {"evidence": [hidden]})  # the city may
     assert code == 201 and made["region"] == "2101", made
+    code, made_case = site.call(
+        "POST", "city", "/api/v1/cases", case | {"case_no": "C-Y", "mns": [P1], "evidence": [hidden]}
+    )
+    assert code == 201 and made_case["region"] == "210102", (
+        made_case
+    )  # Heping's case, citing what it may not read
     order = {"order_no": "责改〔2026〕9号", "enterprise": "丙污水处理厂", "violation": "篡改",
              "evidence": [f"points/{P3}"], "served_on": "2026-01-01"}  # fmt: skip
     assert site.call("POST", "heping", "/api/v1/orders", order | {"mns": [P3]})[0] == 403
@@ -353,4 +359,29 @@ def test_oversight_records_stay_within_the_county_that_makes_them(site: Env) -> 
                   "passphrase": PHRASE}  # fmt: skip
     code, answer = site.call("POST", "heping", "/api/v1/inspections", inspection)
     assert code == 403 and answer["error"]["code"] == "forbidden", answer
+    assert site.call("POST", "heping", "/api/v1/inspections", inspection | {"target": P3.lower()})[0] == 403
     assert site.call("POST", "heping", "/api/v1/inspections", inspection | {"target": P1})[0] == 201
+    # a registered enterprise under a near-copy of its code, or under its name with another code
+    for subject_id in ("91210103cccccccc3c", "９１２１０１０３ＣＣＣＣＣＣＣＣ３Ｃ", "91210103CCCCCCCC3X"):
+        code, answer = site.call(
+            "POST", "heping", "/api/v1/credit/events", event | {"subject_id": subject_id}
+        )
+        assert code == 400 and answer["error"]["code"] == "bad_region", (subject_id, answer)
+    # an order served on one enterprise's points in another's name
+    code, answer = site.call(
+        "POST", "heping", "/api/v1/orders", order | {"mns": [P1], "evidence": [f"points/{P1}"]}
+    )
+    assert code == 422 and "甲热电有限公司" in answer["error"]["message"], answer
+    # a draw of "given" targets: a registered one is where the registry says, whatever region is typed
+    draw = {"title": "抽查", "region": "210102", "targets": 1, "inspectors_per_target": 1, "beacon_source": "",
+            "target_kind": "point", "given": [{"id": P3, "region": "210102"}]}  # fmt: skip
+    code, answer = site.call("POST", "heping", "/api/v1/draws", draw)
+    assert code == 422 and answer["error"]["code"] == "bad_target", answer
+    # a case's package: only for who may read everything it cites
+    for kind in ("transfer_letter", "investigation_report", "site_record"):
+        doc = {"kind": kind, "title": kind, "file": {"name": f"{kind}.pdf", "media_type": "application/pdf",
+                                                      "content_base64": base64.b64encode(b"%PDF x").decode()}}  # fmt: skip
+        assert site.call("POST", "city", f"/api/v1/cases/{made_case['id']}/documents", doc)[0] == 201
+    code, answer = site.call("GET", "heping", f"/api/v1/cases/{made_case['id']}/package")
+    assert code == 403 and hidden in answer["error"]["message"], answer
+    assert site.call("GET", "shenhe", f"/api/v1/cases/{made_case['id']}/package")[0] == 404  # not its case

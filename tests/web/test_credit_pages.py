@@ -582,7 +582,8 @@ def test_hostile_text_stays_text(client: TestClient, cr_site: Site) -> None:
                                                        decision=EVIL)).status_code == 303  # fmt: skip
     served = today(site) - timedelta(days=2)
     r = client.post(
-        "/orders", data=order_form(csrf, site, served, order_no=EVIL, enterprise=EVIL, violation=EVIL)
+        "/orders",
+        data=order_form(csrf, site, served, order_no=EVIL, violation=EVIL),  # (named as registered)
     )
     assert r.status_code == 303
     oid = r.headers["location"].split("/")[2].split("?")[0]

@@ -234,6 +234,15 @@ class Cases:
         from ..bundle import _cosigned_note
 
         case = self._case(case_id, username)
+        account = self.store.account(username)
+        unreadable = [ref for ref in json.loads(case["evidence"]) if not readable(self.store, ref, account)]
+        if unreadable:  # the package discloses what the case cites: only to who may read all of it
+            raise RecordError(
+                "forbidden",
+                f"案件引用了您无权查看的记录（{unreadable[0]}），请由 {case['opened_by']} 导出 | the case cites a "
+                f"record you may not read ({unreadable[0]}): ask {case['opened_by']} for the package",
+                status=403,
+            )
         shown = self._shown(case)
         if shown["missing_documents"]:
             raise RecordError("missing_documents", "缺少文书：" + "、".join(DOC_NAMES[k].split(" | ")[0] for k in

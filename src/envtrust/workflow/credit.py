@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import RecordError
 from ..store import Store
-from .refs import REF, common_region, readable, registered_region
+from .refs import REF, common_region, readable, registered, same_name
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -140,15 +140,21 @@ class Credit:
             )
         if not subject_id.strip() or not name.strip() or len(subject_id) > 64 or len(name) > 200:
             raise RecordError("missing", "须有主体代码和名称 | the subject's code and name are required")
-        registered = registered_region(self.store, subject_id.strip())
-        if registered is not None and len(registered) >= 2:
-            if region and not registered.startswith(region):
+        by_id, by_name = registered(self.store, subject_id), registered(self.store, name)
+        if by_id is not None and by_name is not None and by_id[1] != by_name[1]:
+            raise RecordError(
+                "bad_subject",
+                f"{subject_id} 与 {name} 是两家登记企业 | {subject_id} and {name} are two registered enterprises",
+            )
+        found = by_id or by_name  # a registered enterprise, by its code (however spelled) or by its name
+        home = found[0] if found is not None else None
+        if home is not None and len(home) >= 2:
+            if region and not home.startswith(region):
                 raise RecordError(
                     "bad_region",
-                    f"{subject_id} 登记在 {registered}，不在 {region} | {subject_id} is registered in {registered}, "
-                    f"not in {region}",
+                    f"{subject_id} 登记在 {home}，不在 {region} | {subject_id} is registered in {home}, not in {region}",
                 )
-            return registered
+            return home
         if not re.fullmatch(r"[0-9]{2,12}", region or ""):
             raise RecordError("bad_region", f"行政区划代码无效：{region!r} | not a division code: {region!r}")
         return region
@@ -340,12 +346,19 @@ class Credit:
             raise RecordError("in_future", "送达日期晚于今天 | served in the future", status=422)
         for mn in mns:  # every point in the regulator's region
             self._staff(username, scopes[mn][0])
+        cited = self._evidence(evidence, username)
+        [owner] = [p.enterprise for p in self.store.points(mns[0])]
+        if not (same_name(enterprise, owner.name) or same_name(enterprise, owner.credit_code or "")):
+            raise RecordError(
+                "bad_points",
+                f"监测点属于 {owner.name}，不是 {enterprise} | the points belong to {owner.name}, not {enterprise}",
+            )
         with self.store.quality_tx() as tx:
             row = tx.record(
                 "orders",
                 {"order_no": self._words(order_no, "决定书文号", 200), "enterprise": self._words(enterprise, "企业", 200),
                  "mns": json.dumps(sorted(set(mns))), "region": region, "violation": self._words(violation, "违法行为"),
-                 "evidence": self._evidence(evidence, username), "served_on": served.isoformat(), "issued_by": username,
+                 "evidence": cited, "served_on": served.isoformat(), "issued_by": username,
                  "at_us": _now_us()},
             )  # fmt: skip
             tx.finish()

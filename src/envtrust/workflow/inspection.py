@@ -107,6 +107,9 @@ class Draws:
         if kind == "institution" or given:
             for g in given:
                 tid, where = str(g.get("id", "")).strip(), str(g.get("region", "")).strip()
+                where = (
+                    registered_region(self.store, tid) or where
+                )  # a registered target is where it is registered
                 if not tid or not where.startswith(region):
                     raise RecordError(
                         "bad_target", f"对象 {tid!r} 不在 {region} 内 | target {tid!r} is not in {region}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,15 +82,38 @@ def known(store: Store, ref: str) -> bool:
     return store.entry_index(ref) is not None
 
 
+def same_name(a: str, b: str) -> bool:
+    """Whether two MNs, credit codes or names are the same one: compared after NFKC (full-width letters and digits
+    as plain ones), without surrounding spaces and without regard to case."""
+    return bool(a.strip()) and _norm(a) == _norm(b)
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().upper()
+
+
+def registered(store: Store, subject: str) -> tuple[str, str] | None:
+    """The registered point (by MN) or enterprise (by credit code or name) that ``subject`` names, compared as
+    :func:`same_name` does: ``(region, enterprise name)`` — an enterprise's region is the one its points share —
+    or None."""
+    if not subject.strip():
+        return None
+    points = store.points()
+    for p in points:
+        if same_name(p.mn, subject):
+            return p.region, p.enterprise.name
+    same = [
+        p
+        for p in points
+        if same_name(p.enterprise.credit_code or "", subject) or same_name(p.enterprise.name, subject)
+    ]
+    return (common_region([p.region for p in same]), same[0].enterprise.name) if same else None
+
+
 def registered_region(store: Store, subject: str) -> str | None:
-    """The region of a registered point (by MN) or enterprise (by name or credit code: the region its points have
-    in common), else None."""
-    scopes = store.point_scopes()
-    if subject in scopes:
-        return scopes[subject][0]
-    eid = store.enterprise_id(subject) if subject.strip() else None
-    regions = [region for region, e in scopes.values() if eid is not None and e == eid]
-    return common_region(regions) if regions else None
+    """The region of the registered point or enterprise ``subject`` names (see :func:`registered`), else None."""
+    found = registered(store, subject)
+    return found[0] if found is not None else None
 
 
 def common_region(regions: Sequence[str]) -> str:
@@ -138,6 +162,14 @@ def readable(store: Store, ref: str, account: Mapping[str, Any] | None, *, exist
     table, _, key = ref.partition("/")
     if table in PUBLIC_TABLES:
         return exists or known(store, ref)
+    if table == "signatures":  # as what it signs
+        if not str(key).isdigit() or int(key) >= _MAX_KEY:
+            return False
+        for signed in SIGNED_TABLES:
+            rows = store.quality_rows(signed, sig_id=int(key))
+            if rows:
+                return readable(store, f"{signed}/{rows[0]['id']}", account, exists=True)
+        return bool(account is not None and account["role"] == "admin")
     if account is None or not account.get("active", True) or account.get("role") in (None, "public"):
         return False
     if table in ACCOUNT_TABLES:
@@ -147,14 +179,6 @@ def readable(store: Store, ref: str, account: Mapping[str, Any] | None, *, exist
         if row is None:
             return False
         return bool(account["role"] == "admin" or row["account_id"] == account.get("id"))
-    if table == "signatures":  # as what it signs
-        if not str(key).isdigit() or int(key) >= _MAX_KEY:
-            return False
-        for signed in SIGNED_TABLES:
-            rows = store.quality_rows(signed, sig_id=int(key))
-            if rows:
-                return readable(store, f"{signed}/{rows[0]['id']}", account, exists=True)
-        return bool(account["role"] == "admin")
     row = store.alarm(int(key)) if table == "alarms" and str(key).isdigit() else _row(store, table, key)
     if row is None:
         return False
@@ -170,6 +194,8 @@ def readable(store: Store, ref: str, account: Mapping[str, Any] | None, *, exist
         return may_read(account, row)
     if table in ("complaints", "cases"):
         return _staff_of(account, row["region"])
+    if table == "samples" and account["role"] == "lab":  # laboratory staff read every sample's chain
+        return True
     if table == "points":
         return _sees_point(store, account, row["mn"])
     if "mn" in row:  # frames, amendments, alarms, analysers, samples, data marks
