@@ -1328,7 +1328,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ord.order_no": ("决定书文号", "Order no."),
     "ord.enterprise": ("企业", "Enterprise"),
     "ord.mns": ("监测点 (MN)", "Points (MN)"),
-    "ord.mns_hint": ("MN 以空格或逗号分隔，或在右侧选择", "MNs separated by spaces or commas, or pick them"),
+    "ord.mns_hint": (
+        "MN 以空格或逗号分隔，或在列表中选择",
+        "MNs separated by spaces or commas, or pick them from the list",
+    ),
     "ord.pick_points": ("选择监测点", "Pick points"),
     "ord.violation": ("违法行为", "Violation"),
     "ord.served_on": ("送达日期", "Served on"),
