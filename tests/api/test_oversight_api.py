@@ -367,6 +367,14 @@ def test_oversight_records_stay_within_the_county_that_makes_them(site: Env) -> 
             "POST", "heping", "/api/v1/credit/events", event | {"subject_id": subject_id}
         )
         assert code == 400 and answer["error"]["code"] == "bad_region", (subject_id, answer)
+    # … or with invisible characters, or letters of another alphabet that look the same: not identifiers at all
+    for changes in ({"subject_id": "91210103CCCCCCCC3C\u200b"}, {"subject_id": "91210103СССССССС3С"},
+                    {"subject_id": "91210103CCCCCCCC3X", "subject_name": "丙污水处理厂\u00ad"}):  # fmt: skip
+        code, answer = site.call("POST", "heping", "/api/v1/credit/events", event | changes)
+        assert code == 400 and answer["error"]["code"] == "bad_value", (changes, answer)
+    for target in (P3 + "\u200b", P3.replace("0", "О")):  # (a Cyrillic O)
+        code, answer = site.call("POST", "heping", "/api/v1/inspections", inspection | {"target": target})
+        assert code == 400 and answer["error"]["code"] == "bad_value", (target, answer)
     # an order served on one enterprise's points in another's name
     code, answer = site.call(
         "POST", "heping", "/api/v1/orders", order | {"mns": [P1], "evidence": [f"points/{P1}"]}

@@ -576,10 +576,15 @@ def test_a_case_with_its_documents_and_the_transfer_package(client: TestClient, 
 def test_hostile_text_stays_text(client: TestClient, cr_site: Site) -> None:
     site = cr_site
     csrf = as_user(client, "heping")
-    assert client.post("/credit", data=credit_form(csrf, site, subject_name=EVIL, reason=EVIL,
-                                                   decision=EVIL)).status_code == 303  # fmt: skip
-    assert client.post("/blacklist", data=listing_form(csrf, site, subject_name=EVIL, reason=EVIL,
-                                                       decision=EVIL)).status_code == 303  # fmt: skip
+    assert client.post("/credit", data=credit_form(csrf, site, reason=EVIL, decision=EVIL)).status_code == 303
+    assert (
+        client.post("/blacklist", data=listing_form(csrf, site, reason=EVIL, decision=EVIL)).status_code
+        == 303
+    )
+    r = client.post(
+        "/credit", data=credit_form(csrf, site, subject_name=EVIL)
+    )  # not a name: refused, shown as text
+    assert r.status_code == 400 and EVIL not in r.text and "&lt;script&gt;" in r.text
     served = today(site) - timedelta(days=2)
     r = client.post(
         "/orders",

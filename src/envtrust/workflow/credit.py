@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import RecordError
 from ..store import Store
-from .refs import REF, common_region, readable, registered, same_name
+from .refs import REF, common_region, identifier, readable, registered, same_name
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -140,6 +140,14 @@ class Credit:
             )
         if not subject_id.strip() or not name.strip() or len(subject_id) > 64 or len(name) > 200:
             raise RecordError("missing", "须有主体代码和名称 | the subject's code and name are required")
+        subject_id, name = (
+            identifier(subject_id, "主体代码|the subject's code"),
+            identifier(name, "名称|the name"),
+        )
+        if not re.fullmatch(r"[0-9A-Z]{2,64}", subject_id.upper()):
+            raise RecordError(
+                "bad_value", f"主体代码只含字母和数字：{subject_id!r} | a code is letters and digits"
+            )
         by_id, by_name = registered(self.store, subject_id), registered(self.store, name)
         if by_id is not None and by_name is not None and by_id[1] != by_name[1]:
             raise RecordError(

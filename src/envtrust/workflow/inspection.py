@@ -30,7 +30,7 @@ from .. import draw as core
 from ..errors import RecordError
 from ..store import Store
 from .lab import Lab, Signed
-from .refs import REF, readable, registered_region
+from .refs import REF, identifier, readable, registered_region
 
 __all__ = ["OUTCOMES", "TARGET_KINDS", "Draws"]
 
@@ -106,7 +106,10 @@ class Draws:
         out: list[dict[str, Any]] = []
         if kind == "institution" or given:
             for g in given:
-                tid, where = str(g.get("id", "")).strip(), str(g.get("region", "")).strip()
+                tid, where = (
+                    identifier(str(g.get("id", "")), "对象|a target"),
+                    str(g.get("region", "")).strip(),
+                )
                 where = (
                     registered_region(self.store, tid) or where
                 )  # a registered target is where it is registered
@@ -345,6 +348,7 @@ class Draws:
         evidence: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Record an inspection's result, signed by ``username`` (an inspector of the draw, when it has one)."""
+        target = identifier(target, "检查对象|the target")
         if outcome not in OUTCOMES:
             raise RecordError(
                 "bad_kind", f"结论须为 {', '.join(OUTCOMES)} | outcome: one of {', '.join(OUTCOMES)}"

@@ -24,6 +24,7 @@ __all__ = [
     "SEALED_TYPES",
     "common_region",
     "entry_disclosed",
+    "identifier",
     "known",
     "readable",
     "registered_region",
@@ -80,6 +81,27 @@ def known(store: Store, ref: str) -> bool:
     if table == "alarms":
         return key.isdigit() and store.alarm(int(key)) is not None
     return store.entry_index(ref) is not None
+
+
+# what an identifier of a subject may be written with (after NFKC): letters and digits of the basic Latin alphabet,
+# CJK characters, and the punctuation of enterprise names — no invisible format characters, no look-alike letters of
+# other alphabets that would make a near-copy of a registered code or name pass for another subject
+_IDENTIFIER = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff()（）·.,&'/ _-]+")
+
+
+def identifier(text: str, what: str) -> str:
+    """``text`` as an identifier of a subject (an MN, a credit code, an enterprise's name): NFKC, stripped, and
+    refused (400 ``bad_value``) when it holds characters outside :data:`_IDENTIFIER`."""
+    from ..errors import RecordError
+
+    value = unicodedata.normalize("NFKC", text or "").strip()
+    if value and not _IDENTIFIER.fullmatch(value):
+        zh, _, en = what.partition("|")
+        raise RecordError(
+            "bad_value",
+            f"{zh}含有不允许的字符：{value!r} | {en} holds characters that are not allowed: {value!r}",
+        )
+    return value
 
 
 def same_name(a: str, b: str) -> bool:
