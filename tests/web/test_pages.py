@@ -334,3 +334,39 @@ def test_api_docs_and_icon_come_from_envtrust_itself(client: TestClient) -> None
     for icon in ("/favicon.svg", "/favicon.ico"):
         got = client.get(icon)
         assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_an_alarm_page_folds_the_checks_extensions_and_speaks_the_page_language(
+    client: TestClient, site: Site
+) -> None:
+    """The checks extend an alarm every round they find it again: a run of those is one row with its count; the
+    message and a refusal come in the page's language."""
+    from envtrust.alarms.book import AlarmBook
+    from envtrust.qc import Finding
+    from envtrust.qc.stream import Evaluation
+
+    alarm = site.alarms[P1]
+    [first] = [e for e in site.store.alarm_events(alarm)]
+    t0 = int(first["at_us"] // 1_000_000) - 3600
+    book = AlarmBook(site.store)
+    for i in range(1, 6):  # five more rounds, each finding the flat line longer
+        finding = Finding(
+            P1, "a21026", "flat_line", "tampering", "high", t0, t0 + 1800 + 60 * i, "恒值 | held", {}
+        )
+        book.apply([Evaluation(P1, [finding], ("flat_line",), t0 + 1800 + 60 * i)])
+    updates = [e for e in site.store.alarm_events(alarm) if e["action"] == "update"]
+    assert len(updates) == 5
+    login(client, "heping")
+    page = client.get(f"/alarms/{alarm}").text
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td>", page.split('id="history"')[1], re.S)
+    assert [re.sub(r"<[^>]+>", "", a).strip() for _, a in rows] == ["产生", "延续 ×5"], rows
+    assert "恒值" in page and "held" not in page.split('id="history"')[0].split("<dl")[1]
+    english = client.get(f"/alarms/{alarm}?lang=en").text
+    assert "extended ×5" in re.sub(r"<[^>]+>", "", english) and "Severity" in english and ">high<" in english
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    assert client.post(f"/alarms/{alarm}/ack", data={"csrf": csrf.group(1)}).status_code == 303
+    again = client.post(f"/alarms/{alarm}/ack", data={"csrf": csrf.group(1)})  # as from a second tab
+    # (the language switched to English above stays): the English half of the reason only
+    assert again.status_code == 409 and "Not done: alarm" in again.text and "已经确认过" not in again.text
+    assert client.get("/alarms/abc").status_code == 404
