@@ -44,7 +44,7 @@ def test_an_enterprise_page_lists_its_own_orders_only(client: TestClient, site: 
                        served_on=(today - timedelta(days=10)).isoformat())  # fmt: skip
     credit.recheck(int(old["id"]), username="heping", rechecked_on=(today - timedelta(days=6)).isoformat(),
                    result="continued", note="复查发现仍在超标排放（不公开的情况说明）")  # fmt: skip
-    new = credit.order(username="heping", order_no="沈和环责改〔2026〕2号", enterprise="甲热电", mns=[P1],
+    new = credit.order(username="heping", order_no="沈和环责改〔2026〕2号", enterprise="91210102aaaaaaaa1a", mns=[P1],
                        violation=f"数据恒值 {EVIL}", evidence=[alarm1],
                        served_on=(today - timedelta(days=2)).isoformat())  # fmt: skip
     # B (乙水泥, P2)
