@@ -1394,7 +1394,7 @@ def demo(
     speed: Annotated[
         float,
         typer.Option(
-            help="Simulated seconds per real second while the live fleet replays the last hour; then real time."
+            help="Simulated seconds per real second while the fleet replays the last minutes; then real time."
         ),
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated fleet.")] = 1,

@@ -37,7 +37,10 @@ from .store import Store, open_store
 from .workflow.identity import Accounts
 
 BACKFILL_HOURS = 6
-CATCH_UP_HOURS = 1.0  # with --speed above 1, this much of the history is replayed at that speed
+CATCH_UP_HOURS = 1.0  # with --speed above 1, at most this much of the history is replayed at that speed …
+CATCH_UP_S = (
+    20.0  # … and never more than it takes this many real seconds to catch up (the points look offline)
+)
 # tampering injected into the back-filled history: (scenario, pollutant, point index in the demo registry, start
 # hour into the history, hours) — so that the alarm inbox has something to show from the first minute
 DEMO_TAMPERING: tuple[tuple[str, str | None, int, float, float], ...] = (
@@ -265,9 +268,9 @@ async def run_demo(
     )
     if open_browser:
         open_page(f"{http.url}/login?next=/")
-    # faster than real time, the fleet replays the history's last hour at that speed and then keeps to the clock:
-    # a demo never sends data from the future (which the checks would rightly flag)
-    replay = min(CATCH_UP_HOURS, backfill_hours) if speed > 1 else 0.0
+    # faster than real time, the fleet replays the history's last minutes at that speed (caught up within 20 s) and
+    # then keeps to the clock: a demo never sends data from the future (which the checks would rightly flag)
+    replay = min(CATCH_UP_HOURS, backfill_hours, CATCH_UP_S * (speed - 1) / 3600) if speed > 1 else 0.0
     start = history_start(points, backfill_hours)
     live_start = start + timedelta(hours=backfill_hours - replay) if replay > 0 else None
     if backfill_hours > replay:

@@ -370,3 +370,8 @@ def test_an_alarm_page_folds_the_checks_extensions_and_speaks_the_page_language(
     # (the language switched to English above stays): the English half of the reason only
     assert again.status_code == 409 and "Not done: alarm" in again.text and "已经确认过" not in again.text
     assert client.get("/alarms/abc").status_code == 404
+    book.clear(
+        alarm, "system", "60 分钟数据未再出现 | condition absent for 60 min of data"
+    )  # as the checks do
+    cleared = re.sub(r"<[^>]+>", "", client.get(f"/alarms/{alarm}?lang=zh").text.split('id="history"')[1])
+    assert "60 分钟数据未再出现" in cleared and "condition absent" not in cleared
