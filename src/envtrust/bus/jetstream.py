@@ -9,6 +9,7 @@ lets a gateway retry a publish under the same message id without storing it twic
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from ..errors import ConfigError
 
@@ -158,8 +159,20 @@ async def connect(cfg: BusConfig, name: str) -> Client:
     )
 
 
-async def ensure_stream(js: JetStreamContext, cfg: BusConfig) -> None:
-    """Create the frame stream unless it exists (every role may start first)."""
+# JetStream answers these while its cluster forms (routes, meta leader, peers): wait, do not give up
+_FORMING_ERR_CODES = frozenset({10005, 10008})  # no suitable peers for placement; JetStream cluster not ready
+
+
+def _forming(exc: BaseException) -> bool:
+    if isinstance(exc, APIError):
+        return exc.code == 503 or exc.err_code in _FORMING_ERR_CODES
+    return isinstance(exc, TimeoutError)  # (nats.errors.TimeoutError is one)
+
+
+async def ensure_stream(js: JetStreamContext, cfg: BusConfig, *, wait_s: float = 30.0) -> None:
+    """Create the frame stream unless it exists (every role may start first).  While the NATS cluster is still
+    forming (no peers to place the replicas on yet, JetStream unavailable, no answer) it tries again for up to
+    ``wait_s`` seconds before the error stands."""
     want = StreamConfig(
         name=cfg.stream,
         subjects=[f"{cfg.subject}.*"],
@@ -171,8 +184,23 @@ async def ensure_stream(js: JetStreamContext, cfg: BusConfig) -> None:
         discard=DiscardPolicy.NEW,
         duplicate_window=cfg.duplicate_window,
     )
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + wait_s, 0.2
+    while True:
+        try:
+            await _ensure_stream_once(js, cfg.stream, want)
+            return
+        except Exception as exc:
+            if not _forming(exc) or loop.time() + delay > deadline:
+                raise
+            log.warning("JetStream is not ready (%s); trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+
+async def _ensure_stream_once(js: JetStreamContext, name: str, want: StreamConfig) -> None:
     try:
-        await js.stream_info(cfg.stream)
+        await js.stream_info(name)
         return
     except NotFoundError:
         pass
@@ -180,7 +208,7 @@ async def ensure_stream(js: JetStreamContext, cfg: BusConfig) -> None:
         await js.add_stream(want)
     except Exception as exc:  # another process created it meanwhile
         try:
-            await js.stream_info(cfg.stream)
+            await js.stream_info(name)
         except NotFoundError:
             raise exc from None
 
