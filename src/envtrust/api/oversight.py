@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..services import parse_iso_time
 from ..settings import load as load_settings
@@ -86,17 +86,23 @@ class EventIn(Signing):
 
 
 class Conflict(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON as the document says: `true` is no number
+
     inspector: str = Field(min_length=1, max_length=64)
     target: str = Field(min_length=1, max_length=120)
 
 
 class GivenTarget(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON as the document says: `true` is no number
+
     id: str = Field(min_length=1, max_length=120)
     region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
     weight: int = Field(1, ge=1, le=50)
 
 
 class DrawIn(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON as the document says: `true` is no number
+
     title: str = Field(min_length=1, max_length=200)
     target_kind: Literal["point", "enterprise", "institution"] = "point"
     region: str = Field(min_length=2, max_length=12, pattern=r"^[0-9]+$")
